@@ -1,0 +1,68 @@
+"""Agreement of clinical PET measures from predicted lesion masks with the reference.
+
+The primary API of the toolkit. Statistics on paired numbers (``ccc``, ``tost``,
+``bland_altman``, ``coverage_probability``, ``tdi``, ``agreement_table``,
+``compare_methods``), measures from masks (``quantify``, ``lesions``, ``overlap``,
+``detect``, ``load_volume``, ``measure_cohort``) and the tidy tables that connect them
+(``read_measurements``, ``write_measurements``).
+
+Names are imported on first use, so ``import agreement`` and the ``agree`` CLI start fast.
+``agreement`` never imports torch or monai.
+
+Examples
+--------
+>>> import agreement
+>>> agreement.ccc([1.0, 2.0, 3.1, 4.2], [1.1, 2.0, 2.9, 4.0]).n
+4
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # statistics
+    "ccc": "agreement.stats",
+    "tost": "agreement.stats",
+    "bland_altman": "agreement.stats",
+    "coverage_probability": "agreement.stats",
+    "tdi": "agreement.stats",
+    "agreement_table": "agreement.stats",
+    "compare_methods": "agreement.stats",
+    # tables
+    "read_measurements": "agreement.tables",
+    "write_measurements": "agreement.tables",
+    "read_table": "agreement.tables",
+    "write_table": "agreement.tables",
+    # measures
+    "load_volume": "agreement.measures",
+    "lesions": "agreement.measures",
+    "quantify": "agreement.measures",
+    "overlap": "agreement.measures",
+    "detect": "agreement.measures",
+    "dmax": "agreement.measures",
+    "measure_case": "agreement.measures",
+    "measure_cohort": "agreement.measures",
+    # summaries
+    "detection_table": "agreement.summary",
+    # errors
+    "InputError": "agreement.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agreement' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,76 @@
+"""The ``agree`` command line: a thin click group; each command lives in its own module.
+
+Exit codes: 0 success, 2 user error (one line naming the file and the problem), 1 bug.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from agreement.errors import InputError
+
+
+class UserError(click.ClickException):
+    """A user error: one-line message, exit code 2."""
+
+    exit_code = 2
+
+
+class AgreeGroup(click.Group):
+    """Turn :class:`InputError` raised anywhere below a command into a :class:`UserError`."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            raise UserError(str(exc).splitlines()[0] if str(exc) else repr(exc)) from None
+
+
+@click.group(cls=AgreeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pet-agreement", prog_name="agree")
+def agree() -> None:
+    """Agreement of clinical PET measures from predicted lesion masks with the reference.
+
+    \b
+    Typical use:
+      agree demo -o demo-report                 # the whole product on bundled data
+      agree report PRED --reference REF --pet PET -o report
+      agree measure PRED --reference REF --pet PET -o tables
+      agree stats tables/measurements.csv -o agreement.csv
+      agree figures tables/measurements.csv -o figs
+    """
+
+
+def _register() -> None:
+    """Attach the commands; each module keeps its heavy imports inside the command body."""
+    import importlib
+
+    for module, name in [
+        ("agreement.cli_stats", "stats"),
+        ("agreement.cli_measure", "measure"),
+        ("agreement.cli_measure", "merge"),
+        ("figures.cli", "figures"),
+        ("agreement.cli_report", "report"),
+        ("agreement.cli_report", "demo"),
+    ]:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:  # a command module not yet written
+            if exc.name != module:
+                raise
+            continue
+        agree.add_command(getattr(mod, name))
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point for ``agree``."""
+    agree.main(prog_name="agree")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
