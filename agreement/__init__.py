@@ -25,11 +25,11 @@ __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
     # statistics
-    "ccc": "agreement.stats",
+    "ccc": "agreement.stats.ccc",
     "tost": "agreement.stats",
-    "bland_altman": "agreement.stats",
+    "bland_altman": "agreement.stats.bland_altman",
     "coverage_probability": "agreement.stats",
-    "tdi": "agreement.stats",
+    "tdi": "agreement.stats.tdi",
     "agreement_table": "agreement.stats",
     "compare_methods": "agreement.stats",
     # tables

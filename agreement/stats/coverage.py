@@ -1,0 +1,166 @@
+"""Coverage probability: share of cases whose difference lies within the allowance."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import special, stats
+
+from agreement.stats._common import MIN_N, NanPolicy, Result, check_alpha, check_choice, fmt, paired
+
+
+@dataclass(frozen=True, repr=False)
+class CoverageResult(Result):
+    """Coverage probability and its interval (two-sided, or one-sided lower for Lin)."""
+
+    estimate: float
+    ci_low: float
+    ci_high: float
+    n: int
+    delta: float = math.nan
+    method: str = "empirical"
+    ci_method: str = "wilson"
+    note: str = ""
+
+    def __repr__(self) -> str:
+        text = (
+            f"CoverageResult(estimate={fmt(self.estimate, 4)}, ci=[{fmt(self.ci_low, 4)}, "
+            f"{fmt(self.ci_high, 4)}] ({self.ci_method}), method={self.method}, n={self.n}"
+        )
+        return text + (f", note={self.note!r})" if self.note else ")")
+
+
+def covered(
+    predicted: np.ndarray, reference: np.ndarray, delta: float, relative: bool = True
+) -> np.ndarray:
+    """Boolean array: ``|predicted - reference| <= delta·|reference|`` (or ``<= delta``).
+
+    Ties count as covered, with a few ulps of slack for rounding; a reference of 0
+    is covered only by a prediction of 0 in the relative case.
+
+    Examples
+    --------
+    >>> covered(np.array([12.0, 0.0, 1.0]), np.array([10.0, 0.0, 0.0]), 0.2).tolist()
+    [True, True, False]
+    """
+    diff = np.abs(predicted - reference)
+    allow = delta * np.abs(reference) if relative else np.full_like(diff, delta)
+    slack = 4 * np.finfo(float).eps * np.maximum(np.abs(predicted), np.abs(reference))
+    return diff <= allow + slack
+
+
+def binomial_interval(k: int, n: int, alpha: float, method: str) -> tuple[float, float]:
+    """Wilson score or Clopper-Pearson interval for k successes in n trials.
+
+    Examples
+    --------
+    >>> [round(v, 4) for v in binomial_interval(8, 10, 0.05, "wilson")]
+    [0.4902, 0.9433]
+    """
+    if method == "wilson":
+        z = float(special.ndtri(1 - alpha / 2))
+        p = k / n
+        centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+        half = z / (1 + z**2 / n) * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+        return max(0.0, centre - half), min(1.0, centre + half)
+    low = float(stats.beta.ppf(alpha / 2, k, n - k + 1)) if k > 0 else 0.0
+    high = float(stats.beta.ppf(1 - alpha / 2, k + 1, n - k)) if k < n else 1.0
+    return low, high
+
+
+def lin_cp(d: np.ndarray, kappa: float, alpha: float) -> tuple[float, float, str]:
+    """Lin et al. (2002) parametric CP and its one-sided logit lower limit."""
+    n = d.size
+    mu = float(d.mean())
+    sd = math.sqrt(float(((d - mu) ** 2).sum()) / (n - 3))
+    if sd == 0:
+        return (1.0 if abs(mu) <= kappa else 0.0), math.nan, "differences are constant (SD 0)"
+    a, b = (kappa - mu) / sd, (-kappa - mu) / sd
+    cp = float(stats.norm.cdf(a) - stats.norm.cdf(b))
+    if not 0 < cp < 1:
+        return cp, math.nan, "CP is 0 or 1 to machine precision: logit limit undefined"
+    pa, pb = stats.norm.pdf(a), stats.norm.pdf(b)
+    var_cp = ((pa - pb) ** 2 + 0.5 * (a * pa - b * pb) ** 2) / (n - 3)
+    se_logit = math.sqrt(var_cp) / (cp * (1 - cp))
+    logit = math.log(cp / (1 - cp)) - float(stats.norm.ppf(1 - alpha)) * se_logit
+    return cp, 1 / (1 + math.exp(-logit)), ""
+
+
+def coverage_probability(
+    predicted: ArrayLike,
+    reference: ArrayLike,
+    *,
+    delta: float = 0.2,
+    relative: bool = True,
+    method: Literal["empirical", "lin"] = "empirical",
+    ci: Literal["wilson", "clopper_pearson"] = "wilson",
+    alpha: float = 0.05,
+    nan_policy: NanPolicy = "raise",
+) -> CoverageResult:
+    """Coverage probability (CP) of the allowance.
+
+    ``"empirical"``: mean of ``1{|pred - ref| <= delta·|ref|}`` (or ``<= delta`` when
+    ``relative=False``) with a two-sided Wilson (or Clopper-Pearson) interval.
+    ``"lin"``: Lin et al. (2002) normal-theory CP for the allowance
+    ``kappa = delta·|mean(ref)|`` (or ``delta``),
+    ``Phi((kappa - mean d)/s) - Phi((-kappa - mean d)/s)`` with
+    ``s² = Σ(d - mean d)²/(n - 3)``, and its one-sided 1 - alpha lower limit on the
+    logit scale (``ci_high`` is NaN).
+
+    Parameters
+    ----------
+    predicted, reference : array-like
+        Paired values.
+    delta : float
+        Allowance, a fraction of the reference (relative) or absolute; > 0.
+    relative : bool
+        Relative allowance.
+    method : {"empirical", "lin"}
+        Estimator.
+    ci : {"wilson", "clopper_pearson"}
+        Interval of the empirical CP.
+    alpha : float
+        Interval level.
+    nan_policy : {"raise", "omit"}
+        What to do with pairs holding a NaN.
+
+    Returns
+    -------
+    CoverageResult
+
+    Examples
+    --------
+    >>> from agreement import coverage_probability
+    >>> coverage_probability([12.0, 9.0, 15.0, 10.0], [10.0, 10.0, 10.0, 10.0]).estimate
+    0.75
+    """
+    alpha = check_alpha(alpha)
+    check_choice("method", method, ("empirical", "lin"))
+    check_choice("ci", ci, ("wilson", "clopper_pearson"))
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
+        raise ValueError(f"delta must be > 0, got {delta!r}")
+    x, y = paired(predicted, reference, nan_policy)
+    n = x.size
+    ci_method = ci if method == "empirical" else "lin_logit_lower"
+    known = dict(method=method, ci_method=ci_method)
+    if method == "empirical":
+        if n < MIN_N:
+            return CoverageResult.undefined(n, f"n = {n} < {MIN_N}", delta=float(delta), **known)
+        k = int(covered(x, y, delta, relative).sum())
+        low, high = binomial_interval(k, n, alpha, ci)
+        return CoverageResult(k / n, low, high, n, float(delta), **known)
+    if n < 4:
+        return CoverageResult.undefined(n, f"n = {n} < 4 (Lin's CP needs n - 3 > 0)", **known)
+    kappa = float(delta * abs(y.mean())) if relative else float(delta)
+    if kappa == 0:
+        note = "allowance is 0 (mean reference 0): not applicable"
+        return CoverageResult.undefined(n, note, delta=kappa, **known)
+    cp, low, note = lin_cp(x - y, kappa, alpha)
+    return CoverageResult(cp, low, math.nan, n, kappa, note=note, **known)
+
+
+__all__ = ["CoverageResult", "coverage_probability", "covered", "binomial_interval"]

@@ -1,0 +1,270 @@
+"""Tidy tables: read, validate and write measurements and result tables.
+
+CSV (``.csv``), TSV (``.tsv``, ``.tab``) or Parquet (``.parquet``, ``.pq``) by extension.
+Writes are atomic (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from agreement.atomic import atomic_path
+from agreement.errors import InputError
+
+MEASUREMENT_COLUMNS = ("case_id", "method", "metric", "reference", "predicted")
+OPTIONAL_COLUMNS = ("network", "loss", "fold", "unit")
+KEY = ["case_id", "method", "metric"]
+
+CANONICAL_UNITS: dict[str, str] = {
+    "suv_max": "SUV",
+    "suv_mean": "SUV",
+    "tla": "SUV·ml",
+    "tmtv": "ml",
+    "lesion_count": "count",
+    "dmax": "cm",
+}
+METRIC_LABELS: dict[str, str] = {
+    "suv_max": "SUVmax",
+    "suv_mean": "SUVmean",
+    "tla": "TLA",
+    "tmtv": "TMTV",
+    "lesion_count": "Lesion count",
+    "dmax": "Dmax",
+}
+
+
+class UnpairedWarning(UserWarning):
+    """A case is measured for one method but not for another within a metric."""
+
+
+def split_method(method: str) -> tuple[str | float, str | float]:
+    """Split ``"network/loss"`` on the first ``/``; NaN parts when there is no ``/``.
+
+    Examples
+    --------
+    >>> split_method("unet/l1dfl")
+    ('unet', 'l1dfl')
+    >>> split_method("ensemble")
+    (nan, nan)
+    """
+    text = str(method)
+    if "/" not in text:
+        return math.nan, math.nan
+    network, loss = text.split("/", 1)
+    return network, loss
+
+
+def table_format(path: str | os.PathLike[str]) -> str:
+    """``"csv"``, ``"tsv"`` or ``"parquet"`` from the extension; InputError otherwise.
+
+    Examples
+    --------
+    >>> table_format("out/agreement.tsv")
+    'tsv'
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".tsv", ".tab"):
+        return "tsv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise InputError(f"{path}: unknown table extension {suffix!r}; use .csv, .tsv or .parquet")
+
+
+def read_table(
+    path: str | os.PathLike[str], *, dtype: dict[str, type] | None = None
+) -> pd.DataFrame:
+    """Read a CSV, TSV or Parquet table (by extension) without validation.
+
+    ``dtype`` is passed to the CSV reader (e.g. ``{"case_id": str}`` keeps leading zeros).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, pandas as pd
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.tsv"
+    >>> write_table(pd.DataFrame({"a": [1, 2]}), p)
+    >>> read_table(p)["a"].tolist()
+    [1, 2]
+    """
+    path = Path(path)
+    kind = table_format(path)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    try:
+        if kind == "parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, sep="\t" if kind == "tsv" else ",", dtype=dtype)
+    except ImportError as exc:
+        raise InputError(f"{path}: reading Parquet needs pyarrow ({exc})") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: cannot read table: {first}") from None
+    except ValueError as exc:  # pyarrow errors on a non-Parquet file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: cannot read table: {first}") from None
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write ``df`` as CSV, TSV or Parquet (by extension), atomically, without the index.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, pandas as pd
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> write_table(pd.DataFrame({"a": [1.5]}), p)
+    >>> p.read_text().splitlines()
+    ['a', '1.5']
+    """
+    path = Path(path)
+    kind = table_format(path)
+    with atomic_path(path) as tmp:
+        if kind == "parquet":
+            try:
+                df.to_parquet(tmp, index=False)
+            except ImportError as exc:
+                raise InputError(f"{path}: writing Parquet needs pyarrow ({exc})") from None
+        else:
+            df.to_csv(tmp, sep="\t" if kind == "tsv" else ",", index=False)
+
+
+def _rows(mask: pd.Series, df: pd.DataFrame, limit: int = 5) -> str:
+    """Describe offending rows as ``row 3 (case_id=c1)`` (data rows counted from 1)."""
+    positions = [i for i, bad in enumerate(mask.to_numpy()) if bad]
+    parts = [f"row {i + 1} (case_id={df['case_id'].iloc[i]})" for i in positions[:limit]]
+    more = f" and {len(positions) - limit} more" if len(positions) > limit else ""
+    return ", ".join(parts) + more
+
+
+def validate_measurements(
+    df: pd.DataFrame,
+    source: str = "measurements",
+    *,
+    nan_policy: Literal["raise", "omit"] = "raise",
+    check_pairing: bool = True,
+) -> pd.DataFrame:
+    """Check a measurements table and return a clean copy.
+
+    Errors (:class:`~agreement.errors.InputError`, one line naming ``source``):
+    missing columns, an empty table, non-numeric ``reference``/``predicted``, duplicate
+    (case_id, method, metric) rows, and NaN values (unless ``nan_policy="omit"``, which
+    drops those rows with a warning). Warnings (:class:`UnpairedWarning`): a case
+    measured for one method but not another within a metric (each method's statistics
+    stay valid; method comparisons use the common cases), and a reference value that
+    differs between methods for the same case and metric.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"case_id": ["a", "b"], "method": "m", "metric": "tmtv",
+    ...                    "reference": [1.0, 2.0], "predicted": ["1.1", "2"]})
+    >>> validate_measurements(df)["predicted"].tolist()
+    [1.1, 2.0]
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"{source}: expected a table (DataFrame), got {type(df).__name__}")
+    missing = [c for c in MEASUREMENT_COLUMNS if c not in df.columns]
+    if missing:
+        names = ", ".join(repr(c) for c in missing)
+        raise InputError(
+            f"{source}: missing column(s) {names}; need {', '.join(MEASUREMENT_COLUMNS)}"
+        )
+    if df.empty:
+        raise InputError(f"{source}: the table has no rows")
+    out = df.reset_index(drop=True).copy()
+    for col in ("case_id", "method", "metric"):
+        if out[col].isna().any():
+            raise InputError(f"{source}: empty {col} in {_rows(out[col].isna(), out)}")
+        out[col] = out[col].astype(str)
+    for col in ("reference", "predicted"):
+        values = pd.to_numeric(out[col], errors="coerce")
+        bad = values.isna() & out[col].notna()
+        if bad.any():
+            raise InputError(f"{source}: non-numeric {col} in {_rows(bad, out)}")
+        out[col] = values.astype(float)
+    dup = out.duplicated(KEY, keep=False)
+    if dup.any():
+        first = out.loc[dup, KEY].drop_duplicates().head(3).itertuples(index=False)
+        keys = "; ".join(f"({c}, {m}, {k})" for c, m, k in first)
+        raise InputError(
+            f"{source}: {int(dup.sum())} duplicate (case_id, method, metric) rows, e.g. {keys}"
+        )
+    nan = out["reference"].isna() | out["predicted"].isna()
+    if nan.any():
+        if nan_policy != "omit":
+            raise InputError(f"{source}: missing reference/predicted value in {_rows(nan, out)}")
+        warnings.warn(
+            f"{source}: dropped {int(nan.sum())} row(s) with a missing value", stacklevel=2
+        )
+        out = out.loc[~nan].reset_index(drop=True)
+    if check_pairing:
+        _warn_unpaired(out, source)
+    return out
+
+
+def _warn_unpaired(df: pd.DataFrame, source: str) -> None:
+    for metric, group in df.groupby("metric", sort=False):
+        methods = group["method"].unique()
+        if len(methods) < 2:
+            continue
+        all_cases = set(group["case_id"])
+        for method, rows in group.groupby("method", sort=False):
+            absent = sorted(all_cases - set(rows["case_id"]))
+            if absent:
+                shown = ", ".join(absent[:5]) + (" ..." if len(absent) > 5 else "")
+                warnings.warn(
+                    f"{source}: metric {metric!r}, method {method!r} lacks {len(absent)} case(s) "
+                    f"other methods have: {shown}",
+                    UnpairedWarning,
+                    stacklevel=3,
+                )
+        spread = group.groupby("case_id")["reference"].agg(lambda s: s.max() - s.min())
+        differing = spread[spread > 0]
+        if len(differing):
+            warnings.warn(
+                f"{source}: metric {metric!r}: reference differs between methods for "
+                f"{len(differing)} case(s), e.g. {differing.index[0]}",
+                UnpairedWarning,
+                stacklevel=3,
+            )
+
+
+def read_measurements(
+    path: str | os.PathLike[str], *, nan_policy: Literal["raise", "omit"] = "raise"
+) -> pd.DataFrame:
+    """Read and validate a measurements table (see :func:`validate_measurements`).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, pandas as pd
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "m.csv"
+    >>> _ = p.write_text("case_id,method,metric,reference,predicted\\nc1,unet/dice,tmtv,1,1.2\\n")
+    >>> read_measurements(p).shape
+    (1, 5)
+    """
+    text_columns = {c: str for c in ("case_id", "method", "metric", "network", "loss", "unit")}
+    table = read_table(path, dtype=text_columns)
+    return validate_measurements(table, source=str(path), nan_policy=nan_policy)
+
+
+def write_measurements(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Validate and write a measurements table atomically (CSV/TSV/Parquet by extension).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, pandas as pd
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "m.csv"
+    >>> df = pd.DataFrame({"case_id": ["c1"], "method": ["m"], "metric": ["tmtv"],
+    ...                    "reference": [1.0], "predicted": [1.2]})
+    >>> write_measurements(df, p)
+    >>> read_measurements(p)["predicted"].tolist()
+    [1.2]
+    """
+    write_table(validate_measurements(df, source=str(path)), path)

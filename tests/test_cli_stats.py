@@ -1,0 +1,87 @@
+"""``agree stats``: exit codes and one-line errors (click CliRunner)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from agreement.cli import agree
+from agreement.stats.table import COLUMNS
+
+
+@pytest.fixture
+def measurements(tmp_path):
+    rng = np.random.default_rng(0)
+    ref = rng.uniform(1, 20, 10)
+    df = pd.DataFrame({"case_id": [f"c{i}" for i in range(10)], "method": "unet/dice",
+                       "metric": "suv_max", "reference": ref, "predicted": ref * 1.05})  # fmt: skip
+    path = tmp_path / "measurements.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def _run(*args):
+    return CliRunner().invoke(agree, ["stats", *map(str, args)])
+
+
+def test_writes_agreement_table(measurements, tmp_path):
+    out = tmp_path / "agreement.csv"
+    res = _run(measurements, "-o", out, "--bootstrap", "50", "--margin", "0.1", "--seed", "1")
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out)
+    assert list(table.columns) == COLUMNS and len(table) == 1
+    assert table.loc[0, "tost_upper"] == pytest.approx(0.1 * table.loc[0, "mean_reference"])
+    assert not np.isnan(table.loc[0, "tdi_ci_high"])
+
+
+def test_refuses_existing_output_unless_overwrite(measurements, tmp_path):
+    out = tmp_path / "agreement.csv"
+    out.write_text("old")
+    res = _run(measurements, "-o", out)
+    assert res.exit_code == 2
+    assert res.output.strip().splitlines() == [
+        f"Error: {out}: output file exists; pass --overwrite to replace it"
+    ]
+    assert out.read_text() == "old"
+    assert _run(measurements, "-o", out, "--overwrite").exit_code == 0
+
+
+def test_user_errors_exit_2_with_one_line(tmp_path, measurements):
+    res = _run(tmp_path / "missing.csv", "-o", tmp_path / "a.csv")
+    assert res.exit_code == 2 and res.output.strip().splitlines() == [
+        f"Error: {tmp_path / 'missing.csv'}: file not found"
+    ]
+    bad = tmp_path / "bad.csv"
+    pd.read_csv(measurements).drop(columns=["predicted"]).to_csv(bad, index=False)
+    res = _run(bad, "-o", tmp_path / "a.csv")
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1
+    assert "bad.csv: missing column(s) 'predicted'" in res.output
+    res = _run(measurements, "-o", tmp_path / "a.xlsx")
+    assert res.exit_code == 2 and "unknown table extension" in res.output
+    assert not (tmp_path / "a.csv").exists()
+
+
+def test_bad_option_values_exit_2(measurements, tmp_path):
+    for args in (["--alpha", "0.7"], ["--bootstrap", "-1"], ["--margin", "0"]):
+        res = _run(measurements, "-o", tmp_path / "a.csv", *args)
+        assert res.exit_code == 2
+
+
+def test_unpaired_warning_goes_to_stderr(tmp_path):
+    df = pd.DataFrame({"case_id": ["a", "b", "c", "a", "b"], "method": ["m1"] * 3 + ["m2"] * 2,
+                       "metric": "tmtv", "reference": [1.0, 2.0, 3.0, 1.0, 2.0],
+                       "predicted": [1.1, 2.2, 2.9, 1.0, 2.1]})  # fmt: skip
+    path = tmp_path / "m.csv"
+    df.to_csv(path, index=False)
+    res = CliRunner().invoke(agree, ["stats", str(path), "-o", str(tmp_path / "a.csv")])
+    assert res.exit_code == 0
+    assert "warning:" in res.stderr and "'m2' lacks 1 case(s)" in res.stderr
+
+
+def test_help_shows_examples():
+    res = CliRunner().invoke(agree, ["stats", "--help"])
+    assert res.exit_code == 0
+    assert "agree stats tables/measurements.csv -o agreement.csv" in res.output
+    assert "--bootstrap" in res.output and "--tdi-p" in res.output
