@@ -1,0 +1,294 @@
+"""``agree measure`` and ``agree merge``: masks and PET in, tidy tables out.
+
+``measure_options`` and :func:`run_measure` are shared with ``agree report``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from agreement.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from agreement.measures.cohort import CohortResult
+
+TABLES = ("measurements", "cases", "lesions")
+
+_EXISTING_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+
+
+def measure_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the measuring options (reference, PET, matching, parallelism) to a click command.
+
+    The command receives them as keyword arguments; pass them on to :func:`run_measure`.
+    """
+    options = [
+        click.option("--reference", type=_EXISTING_DIR, default=None,
+                     help="Reference masks (required): flat, nnU-Net labels or autoPET folders."),
+        click.option("--pet", type=_EXISTING_DIR, default=None,
+                     help="PET (SUV) volumes (required): flat, nnU-Net images or autoPET."),
+        click.option("--connectivity", type=click.Choice(["6", "18", "26"]), default="18",
+                     show_default=True, help="Lesion connectivity (18 as in the papers)."),
+        click.option("--criterion", type=click.Choice(["suvmax", "overlap", "iou"]),
+                     default="suvmax", show_default=True, help="Detection rule."),
+        click.option("--iou-threshold", type=click.FloatRange(0, 1, min_open=True), default=0.5,
+                     show_default=True, help="IoU needed for a match with --criterion iou."),
+        click.option("--label", type=int, default=None,
+                     help="Lesion label value in multi-label masks (default: masks are 0/1)."),
+        click.option("--resample", is_flag=True,
+                     help="Resample predictions onto the reference grid (nearest neighbour)."),
+        click.option("-j", "--workers", type=click.IntRange(min=1), default=None,
+                     help="Parallel processes [default: SLURM_CPUS_PER_TASK or usable CPUs]."),
+        click.option("--shard", default=None, metavar="K/N",
+                     help="Measure cases K, K+N, ... only (0-based K); join with agree merge."),
+        click.option("--strict", is_flag=True, help="Stop at the first failing case (exit 2)."),
+        click.option("--no-progress", is_flag=True, help="Hide the progress bar."),
+        click.option("--compat", type=click.Choice(["reference"]), default=None,
+                     help="Reproduce the published code's detection counts."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def run_measure(
+    pred: str | Path, reference: str | Path, pet: str | Path, **options: Any
+) -> CohortResult:
+    """Run :func:`agreement.measure_cohort` with the keyword arguments of ``measure_options``.
+
+    Unknown keys are ignored so that a command can pass all its parameters.
+    """
+    from agreement.measures.cohort import measure_cohort, parse_shard
+
+    _require_folders(reference, pet)
+    try:
+        shard = parse_shard(options.get("shard"))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard") from None
+    return measure_cohort(
+        pred,
+        reference,
+        pet,
+        connectivity=int(options.get("connectivity") or 18),
+        criterion=options.get("criterion") or "suvmax",
+        iou_threshold=float(options.get("iou_threshold") or 0.5),
+        label=options.get("label"),
+        resample=bool(options.get("resample")),
+        workers=options.get("workers"),
+        shard=shard,
+        progress=not options.get("no_progress", False),
+        strict=bool(options.get("strict")),
+        compat=options.get("compat"),
+        skip_cases=options.get("skip_cases", ()),
+    )
+
+
+def _require_folders(reference: str | Path | None, pet: str | Path | None) -> None:
+    for name, value in (("--reference", reference), ("--pet", pet)):
+        if value is None:
+            raise click.UsageError(
+                f"Missing option '{name}' (needed to measure a folder of masks)."
+            )
+
+
+def write_outputs(result: CohortResult, folder: Path, fmt: str = "csv") -> list[Path]:
+    """Write the tables (and ``failed`` when any) into an existing folder."""
+    from agreement.tables import write_table
+
+    written = []
+    tables = {name: getattr(result, name) for name in TABLES}
+    if len(result.failed):
+        tables["failed"] = result.failed
+    for name, df in tables.items():
+        path = folder / f"{name}.{fmt}"
+        write_table(df, path)
+        written.append(path)
+    return written
+
+
+def read_output_table(path: Path) -> pd.DataFrame:
+    """Read a table written by ``agree measure``, keeping case ids and methods as text."""
+    import pandas as pd
+
+    from agreement.tables import read_table
+
+    if path.suffix == ".csv" and path.is_file():
+        try:
+            return pd.read_csv(path, dtype={"case_id": str, "method": str})
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{path}: cannot read table: {first}") from None
+    return read_table(path)
+
+
+def _read_previous(folder: Path, fmt: str) -> dict[str, pd.DataFrame] | None:
+    if not all((folder / f"{name}.{fmt}").is_file() for name in TABLES):
+        return None
+    return {name: read_output_table(folder / f"{name}.{fmt}") for name in TABLES}
+
+
+def _combine(
+    previous: dict[str, pd.DataFrame], result: CohortResult, kept: set[str]
+) -> CohortResult:
+    import pandas as pd
+
+    from agreement.measures.cohort import CohortResult
+
+    frames = {}
+    for name in TABLES:
+        old = previous[name][previous[name]["case_id"].astype(str).isin(kept)]
+        parts = [df for df in (old, getattr(result, name)) if len(df)]
+        frames[name] = pd.concat(parts, ignore_index=True) if parts else getattr(result, name)
+        if len(frames[name]):
+            frames[name] = frames[name].sort_values(["case_id", "method"], kind="stable")
+    return CohortResult(
+        frames["measurements"].reset_index(drop=True),
+        frames["cases"].reset_index(drop=True),
+        frames["lesions"].reset_index(drop=True),
+        result.failed,
+        result.layout,
+        result.skipped,
+    )
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  agree measure preds/ --reference labelsTr/ --pet imagesTr/ -o tables/
+  agree measure preds/ --reference ref/ --pet pet/ -o out/shard_0 --shard 0/4
+  agree merge out/shard_* -o out/all
+"""
+)
+@click.argument("pred", type=_EXISTING_DIR)
+@measure_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output folder (refused if it exists, unless --overwrite or --resume).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet"]),
+    default="csv",
+    show_default=True,
+    help="Table format.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Keep the cases already in OUTPUT's tables and measure only the rest.",
+)
+@click.option("--dry-run", is_flag=True, help="List the matched cases and exit.")
+def measure(pred: Path, output: Path, fmt: str, overwrite: bool, resume: bool, dry_run: bool,
+            **options: Any) -> None:  # fmt: skip
+    """Measure predicted masks against the reference: measurements, cases and lesions tables.
+
+    PRED holds <case>.nii.gz files (one method, named after the folder) or method subfolders
+    (<method>/<case>.nii.gz, or <network>/<loss>/<case>.nii.gz). Files are paired with the
+    reference and PET by case id.
+    """
+    from agreement.atomic import atomic_dir
+
+    if dry_run:
+        _dry_run(pred, options)
+        return
+    previous = None
+    if output.exists():
+        if resume:
+            previous = _read_previous(output, fmt)
+        elif not overwrite:
+            raise InputError(f"{output}: output folder exists; pass --overwrite to replace it")
+    if previous is not None:
+        failed_path = output / f"failed.{fmt}"
+        retry = set()
+        if failed_path.is_file():
+            retry = set(read_output_table(failed_path)["case_id"].astype(str))
+        options["skip_cases"] = set(previous["cases"]["case_id"].astype(str)) - retry
+    result = run_measure(pred, options.pop("reference"), options.pop("pet"), **options)
+    if len(result.cases) == 0 and len(result.failed) and previous is None:
+        raise InputError(result.failed["reason"].iloc[0])
+    click.echo(f"layout: {result.layout}")
+    if previous is not None:
+        click.echo(f"resume: kept {len(options['skip_cases'])} finished case(s)")
+        result = _combine(previous, result, options["skip_cases"])
+    with atomic_dir(output, overwrite=overwrite or resume) as tmp:
+        write_outputs(result, tmp, fmt)
+    for note in result.skipped:
+        click.echo(f"skipped: {note}")
+    click.echo(f"{result.summary()}; tables in {output}")
+
+
+def _dry_run(pred: Path, options: dict[str, Any]) -> None:
+    from agreement.measures.cohort import parse_shard
+    from agreement.measures.layout import plan_cohort
+
+    _require_folders(options.get("reference"), options.get("pet"))
+    plan = plan_cohort(pred, options["reference"], options["pet"])
+    try:
+        shard = parse_shard(options.get("shard"))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard") from None
+    if shard is not None:
+        plan = plan.shard(*shard)
+    click.echo(f"layout: {plan.layout}")
+    for job in plan.jobs:
+        click.echo(f"{job.case_id}\treference={job.reference}\tpet={job.pet}\t"
+                   f"methods={','.join(job.predictions)}")  # fmt: skip
+    for note in plan.skipped:
+        click.echo(f"skipped: {note}")
+    click.echo(f"{len(plan.jobs)} case(s), {len(plan.methods)} method(s); nothing measured")
+
+
+@click.command()
+@click.argument("shards", nargs=-1, required=True, type=_EXISTING_DIR)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+def merge(shards: tuple[Path, ...], output: Path, fmt: str, overwrite: bool) -> None:
+    """Concatenate the tables of several ``agree measure --shard`` outputs."""
+    import pandas as pd
+
+    from agreement.atomic import atomic_dir
+    from agreement.tables import write_table
+
+    names = (*TABLES, "failed")
+    frames: dict[str, list[pd.DataFrame]] = {name: [] for name in names}
+    owner: dict[tuple[str, str], Path] = {}
+    for folder in shards:
+        for name in names:
+            path = folder / f"{name}.{fmt}"
+            if not path.is_file():
+                if name == "failed":
+                    continue
+                raise InputError(f"{path}: missing; is {folder} an agree measure output?")
+            frames[name].append(read_output_table(path))
+        for key in frames["cases"][-1][["case_id", "method"]].astype(str).itertuples(index=False):
+            if tuple(key) in owner:
+                raise InputError(
+                    f"{folder}: case {key[0]!r}, method {key[1]!r} is also in {owner[tuple(key)]}"
+                )
+            owner[tuple(key)] = folder
+    with atomic_dir(output, overwrite=overwrite) as tmp:
+        for name in names:
+            parts = [df for df in frames[name] if len(df)]
+            if not parts:
+                if name == "failed":
+                    continue
+                parts = frames[name][:1]
+            table = pd.concat(parts, ignore_index=True)
+            if len(table):
+                table = table.sort_values(["case_id", "method"], kind="stable")
+            write_table(table, tmp / f"{name}.{fmt}")
+    click.echo(f"merged {len(shards)} shard(s): {len(owner)} case/method row(s) into {output}")

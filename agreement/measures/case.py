@@ -1,0 +1,292 @@
+"""Everything measured for one case: both masks' measures, overlap, detection, lesions.
+
+Each mask is labelled once (cc3d on its bounding box) and the labelling is reused for the
+measures, the overlap, the detection and the lesion table. The reference and the PET are read
+once per case, whatever the number of methods.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from agreement.measures.detection import detect_labelled
+from agreement.measures.io import (
+    check_same_grid,
+    load_volume,
+    mask_array,
+    pet_array,
+    resample_nearest,
+)
+from agreement.measures.layout import CaseJob, case_stem
+from agreement.measures.lesions import LabelledMask, analyse
+from agreement.measures.overlap import intersections, overlap_of
+from agreement.measures.quantify import METRICS, UNITS, measures_of
+
+MEASUREMENT_COLUMNS = ["case_id", "method", "metric", "reference", "predicted", "unit"]
+CASE_COLUMNS = [
+    "case_id", "method", "dsc", "fpv", "fnv", "tp", "fp", "fn", "f1",
+    "n_reference_lesions", "n_predicted_lesions", "scenario",
+]  # fmt: skip
+LESION_TABLE_COLUMNS = [
+    "case_id", "method", "side", "lesion_id", "voxels", "volume", "suv_max", "suv_mean",
+    "tla", "dmax", "status", "matched_id", "lesion_dsc",
+]  # fmt: skip
+FAILED_COLUMNS = ["case_id", "method", "reason"]
+
+
+def scenario(n_reference_lesions: int) -> str:
+    """``none``, ``single`` or ``multiple`` reference lesions (L1DFL paper scenarios).
+
+    Examples
+    --------
+    >>> [scenario(n) for n in (0, 1, 3)]
+    ['none', 'single', 'multiple']
+    """
+    return (
+        "none" if n_reference_lesions == 0 else "single" if n_reference_lesions == 1 else "multiple"
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class CaseResult:
+    """Rows of the measurements, cases, lesions and failed tables for one case."""
+
+    measurements: pd.DataFrame
+    cases: pd.DataFrame
+    lesions: pd.DataFrame
+    failed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FAILED_COLUMNS))
+
+    def __repr__(self) -> str:
+        return (
+            f"CaseResult({len(self.cases)} method(s), {len(self.lesions)} lesion rows, "
+            f"{len(self.failed)} failed)"
+        )
+
+
+def _options(
+    connectivity: int = 18,
+    criterion: str = "suvmax",
+    iou_threshold: float = 0.5,
+    label: int | None = None,
+    resample: bool = False,
+    compat: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "connectivity": connectivity,
+        "criterion": criterion,
+        "iou_threshold": iou_threshold,
+        "label": label,
+        "resample": resample,
+        "compat": compat,
+    }
+
+
+def _one_method(
+    case_id: str,
+    method: str,
+    ref: LabelledMask,
+    ref_measures: dict[str, float],
+    ref_lesions: pd.DataFrame,
+    pred: LabelledMask,
+    opts: dict[str, Any],
+) -> tuple[list[dict], dict, pd.DataFrame]:
+    pred_measures = measures_of(pred)
+    inter = intersections(ref, pred)
+    ov = overlap_of(ref, pred, inter)
+    det = detect_labelled(
+        ref, pred, criterion=opts["criterion"], iou_threshold=opts["iou_threshold"],
+        compat=opts["compat"], inter=inter,
+    )  # fmt: skip
+    rows = [
+        {
+            "case_id": case_id,
+            "method": method,
+            "metric": m,
+            "reference": float(ref_measures[m]),
+            "predicted": float(pred_measures[m]),
+            "unit": UNITS[m],
+        }
+        for m in METRICS
+    ]
+    case_row = {
+        "case_id": case_id,
+        "method": method,
+        **ov,
+        "tp": det.tp,
+        "fp": det.fp,
+        "fn": det.fn,
+        "f1": det.f1,
+        "n_reference_lesions": ref.n,
+        "n_predicted_lesions": pred.n,
+        "scenario": scenario(ref.n),
+    }
+    matches = det.matches
+    parts = []
+    for side, table in (("reference", ref_lesions), ("predicted", pred.table())):
+        side_matches = matches[matches["side"] == side].drop(columns="side")
+        merged = table.merge(side_matches, on="lesion_id", how="left")
+        merged.insert(0, "side", side)
+        parts.append(merged)
+    lesion_rows = pd.concat(parts, ignore_index=True)
+    lesion_rows.insert(0, "method", method)
+    lesion_rows.insert(0, "case_id", case_id)
+    return rows, case_row, lesion_rows[LESION_TABLE_COLUMNS]
+
+
+def measure_job(job: CaseJob, **options: Any) -> CaseResult:
+    """Measure one case for every method of ``job`` (failures per method go to ``failed``).
+
+    A problem with the reference or the PET fails every method of the case; a problem with
+    one prediction fails only that method. ``strict=True`` raises instead.
+    """
+    strict = bool(options.pop("strict", False))
+    opts = _options(**options)
+    failed: list[dict] = []
+    measurements: list[dict] = []
+    cases: list[dict] = []
+    lesion_parts: list[pd.DataFrame] = []
+    try:
+        ref_vol = load_volume(job.reference)
+        pet_vol = load_volume(job.pet, dtype=np.float32)
+        check_same_grid(ref_vol, pet_vol)
+        ref_mask = mask_array(ref_vol, label=opts["label"])
+        pet = pet_array(pet_vol)
+        ref = analyse(ref_mask, pet, ref_vol.spacing, opts["connectivity"])
+        ref_measures = measures_of(ref)
+        ref_lesions = ref.table()
+    except Exception as exc:
+        if strict:
+            raise
+        reason = _reason(exc)
+        failed = [{"case_id": job.case_id, "method": m, "reason": reason} for m in job.predictions]
+        return _result(measurements, cases, lesion_parts, failed)
+    for method, path in job.predictions.items():
+        try:
+            pred_vol = load_volume(path)
+            pred_mask = mask_array(pred_vol, label=opts["label"])
+            if opts["resample"] and not _same_grid(ref_vol, pred_vol):
+                moved = resample_nearest(
+                    type(pred_vol)(
+                        pred_mask.view(np.uint8), pred_vol.spacing, pred_vol.affine, path
+                    ),
+                    ref_vol,
+                )
+                pred_mask = moved.array.view(np.bool_)
+            else:
+                check_same_grid(ref_vol, pred_vol)
+            pred = analyse(pred_mask, pet, ref_vol.spacing, opts["connectivity"])
+            rows, case_row, lesion_rows = _one_method(
+                job.case_id, method, ref, ref_measures, ref_lesions, pred, opts
+            )
+        except Exception as exc:
+            if strict:
+                raise
+            failed.append({"case_id": job.case_id, "method": method, "reason": _reason(exc)})
+            continue
+        measurements.extend(rows)
+        cases.append(case_row)
+        lesion_parts.append(lesion_rows)
+    return _result(measurements, cases, lesion_parts, failed)
+
+
+def _same_grid(a: Any, b: Any) -> bool:
+    try:
+        check_same_grid(a, b)
+    except ValueError:
+        return False
+    return True
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    from agreement.errors import InputError
+
+    return first if isinstance(exc, InputError) else f"{type(exc).__name__}: {first}"
+
+
+def _result(
+    measurements: list[dict],
+    cases: list[dict],
+    lesion_parts: list[pd.DataFrame],
+    failed: list[dict],
+) -> CaseResult:
+    lesions = (
+        pd.concat(lesion_parts, ignore_index=True)
+        if lesion_parts
+        else pd.DataFrame(columns=LESION_TABLE_COLUMNS)
+    )
+    return CaseResult(
+        pd.DataFrame(measurements, columns=MEASUREMENT_COLUMNS),
+        pd.DataFrame(cases, columns=CASE_COLUMNS),
+        lesions,
+        pd.DataFrame(failed, columns=FAILED_COLUMNS),
+    )
+
+
+def measure_case(
+    pred_path: str | os.PathLike[str],
+    ref_path: str | os.PathLike[str],
+    pet_path: str | os.PathLike[str],
+    *,
+    case_id: str | None = None,
+    method: str = "predicted",
+    connectivity: int = 18,
+    criterion: str = "suvmax",
+    iou_threshold: float = 0.5,
+    label: int | None = None,
+    resample: bool = False,
+    compat: str | None = None,
+) -> CaseResult:
+    """Measure one predicted mask against its reference on the PET.
+
+    Parameters
+    ----------
+    pred_path, ref_path, pet_path : path-like
+        Predicted mask, reference mask, PET (SUV) volume, on one grid (or pass ``resample``).
+    case_id : str, optional
+        Defaults to the reference file name without suffix.
+    method : str
+        The method name written in the tables.
+    connectivity, criterion, iou_threshold, compat
+        As in :func:`agreement.detect`.
+    label : int, optional
+        Lesion label value in multi-label masks; otherwise masks must contain only 0 and 1.
+    resample : bool
+        Resample the prediction onto the reference grid (nearest neighbour) when they differ.
+
+    Returns
+    -------
+    CaseResult
+        ``measurements`` (six rows), ``cases`` (one row), ``lesions`` (one row per reference
+        and predicted lesion).
+
+    Raises
+    ------
+    InputError
+        Unreadable files, grids that differ, non-binary masks, NaN in the PET.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, nibabel as nib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> m = np.zeros((8, 8, 8), np.uint8); m[2:4, 2:4, 2:4] = 1
+    >>> for name, arr in [("ref", m), ("pred", m), ("pet", np.full(m.shape, 3.0, np.float32))]:
+    ...     nib.save(nib.Nifti1Image(arr, np.diag([2.0, 2, 2, 1])), d / f"{name}.nii.gz")
+    >>> r = measure_case(d / "pred.nii.gz", d / "ref.nii.gz", d / "pet.nii.gz")
+    >>> r.cases[["dsc", "tp", "fp", "fn", "scenario"]].to_dict("records")
+    [{'dsc': 1.0, 'tp': 1, 'fp': 0, 'fn': 0, 'scenario': 'single'}]
+    """
+    job = CaseJob(
+        case_id or case_stem(ref_path), Path(ref_path), Path(pet_path), {method: Path(pred_path)}
+    )
+    return measure_job(
+        job, strict=True, connectivity=connectivity, criterion=criterion,
+        iou_threshold=iou_threshold, label=label, resample=resample, compat=compat,
+    )  # fmt: skip

@@ -1,0 +1,242 @@
+"""Measure a whole cohort: discover, pair, shard, run cases in parallel, collect tables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from agreement.measures.case import (
+    CASE_COLUMNS,
+    FAILED_COLUMNS,
+    LESION_TABLE_COLUMNS,
+    MEASUREMENT_COLUMNS,
+    CaseResult,
+    measure_job,
+)
+from agreement.measures.detection import check_detection_args
+from agreement.measures.layout import Plan, plan_cohort
+from agreement.measures.lesions import check_connectivity
+
+
+@dataclass(frozen=True, eq=False)
+class CohortResult:
+    """The four tables of a cohort, the detected layout and what was left out.
+
+    Attributes
+    ----------
+    measurements, cases, lesions, failed : pandas.DataFrame
+        DESIGN §4 tables; ``failed`` has ``case_id, method, reason``.
+    layout : str
+        The layouts detected for predictions, reference and PET.
+    skipped : list of str
+        What was found but not measured (e.g. references without a prediction).
+    """
+
+    measurements: pd.DataFrame
+    cases: pd.DataFrame
+    lesions: pd.DataFrame
+    failed: pd.DataFrame
+    layout: str = ""
+    skipped: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line: cases and methods measured, failures with their reasons."""
+        n_cases = self.cases["case_id"].nunique()
+        n_methods = self.cases["method"].nunique()
+        line = f"measured {n_cases} case(s) × {n_methods} method(s) = {len(self.cases)} row(s)"
+        if len(self.failed):
+            reasons = "; ".join(
+                f"{r.case_id}/{r.method}: {r.reason}" for r in self.failed.head(3).itertuples()
+            )
+            more = f" (+{len(self.failed) - 3} more)" if len(self.failed) > 3 else ""
+            line += f"; {len(self.failed)} failed: {reasons}{more}"
+        return line
+
+    def __repr__(self) -> str:
+        return f"CohortResult({self.summary()})"
+
+
+def default_workers() -> int:
+    """``SLURM_CPUS_PER_TASK`` if set, else the CPUs this process may use.
+
+    Examples
+    --------
+    >>> default_workers() >= 1
+    True
+    """
+    slurm = os.environ.get("SLURM_CPUS_PER_TASK", "").strip()
+    if slurm.isdigit() and int(slurm) > 0:
+        return int(slurm)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """Parse ``"K/N"`` (0-based K) into ``(K, N)``.
+
+    Examples
+    --------
+    >>> parse_shard("1/4")
+    (1, 4)
+    """
+    if shard is None:
+        return None
+    if isinstance(shard, str):
+        parts = shard.split("/")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            raise ValueError(f"shard must look like K/N (e.g. 0/4), got {shard!r}")
+        shard = (int(parts[0]), int(parts[1]))
+    k, n = shard
+    if n < 1 or not 0 <= k < n:
+        raise ValueError(f"shard must be K/N with 0 <= K < N (K is 0-based), got {k}/{n}")
+    return k, n
+
+
+def add_method_split(table: pd.DataFrame) -> pd.DataFrame:
+    """Add ``network`` and ``loss`` columns when a method is named ``network/loss``."""
+    if table.empty or not table["method"].astype(str).str.contains("/").any():
+        return table
+    from agreement.tables import split_method
+
+    parts = [split_method(m) for m in table["method"]]
+    out = table.copy()
+    out["network"] = [p[0] for p in parts]
+    out["loss"] = [p[1] for p in parts]
+    return out
+
+
+def _run(job: Any, options: dict[str, Any]) -> CaseResult:
+    return measure_job(job, **options)
+
+
+def collect(results: list[CaseResult], plan: Plan) -> CohortResult:
+    """Concatenate per-case results in case order into a :class:`CohortResult`."""
+
+    def cat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return pd.DataFrame(columns=columns)
+        return pd.concat(frames, ignore_index=True)
+
+    order = sorted(
+        results,
+        key=lambda r: str(
+            r.cases["case_id"].iloc[0] if len(r.cases) else r.failed["case_id"].iloc[0]
+        ),
+    )
+    return CohortResult(
+        add_method_split(cat([r.measurements for r in order], MEASUREMENT_COLUMNS)),
+        add_method_split(cat([r.cases for r in order], CASE_COLUMNS)),
+        add_method_split(cat([r.lesions for r in order], LESION_TABLE_COLUMNS)),
+        cat([r.failed for r in order], FAILED_COLUMNS),
+        plan.layout,
+        list(plan.skipped),
+    )
+
+
+def measure_cohort(
+    pred: str | os.PathLike[str],
+    reference: str | os.PathLike[str],
+    pet: str | os.PathLike[str],
+    *,
+    connectivity: int = 18,
+    criterion: str = "suvmax",
+    iou_threshold: float = 0.5,
+    label: int | None = None,
+    resample: bool = False,
+    workers: int | None = None,
+    shard: str | tuple[int, int] | None = None,
+    progress: bool = True,
+    strict: bool = False,
+    compat: str | None = None,
+    skip_cases: Collection[str] = (),
+) -> CohortResult:
+    """Measure every predicted mask of a folder against the reference on the PET.
+
+    Parameters
+    ----------
+    pred : path-like
+        ``PRED/<case>``, ``PRED/<method>/<case>`` or ``PRED/<network>/<loss>/<case>``.
+    reference, pet : path-like
+        Flat, nnU-Net or autoPET folders (see :mod:`agreement.measures.layout`).
+    connectivity, criterion, iou_threshold, compat
+        As in :func:`agreement.detect`.
+    label : int, optional
+        Lesion label in multi-label masks.
+    resample : bool
+        Resample predictions onto the reference grid (nearest neighbour) when they differ.
+    workers : int, optional
+        Parallel processes (joblib); default ``SLURM_CPUS_PER_TASK`` or the usable CPUs.
+    shard : "K/N" or (K, N), optional
+        Measure only cases K, K+N, K+2N, ... of the sorted case list (0-based K).
+    progress : bool
+        Show a tqdm progress bar on stderr.
+    strict : bool
+        Raise on the first failing case instead of listing it in ``failed``.
+    skip_cases : collection of str
+        Case ids not to measure (``--resume``).
+
+    Returns
+    -------
+    CohortResult
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, nibabel as nib, numpy as np
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> m = np.zeros((8, 8, 8), np.uint8); m[2:4, 2:4, 2:4] = 1
+    >>> for sub, arr in [("pred/unet", m), ("ref", m), ("pet", np.ones(m.shape, np.float32))]:
+    ...     (root / sub).mkdir(parents=True)
+    ...     nib.save(nib.Nifti1Image(arr, np.eye(4)), root / sub / "c1.nii.gz")
+    >>> res = measure_cohort(root / "pred", root / "ref", root / "pet", progress=False)
+    >>> res.summary()
+    'measured 1 case(s) × 1 method(s) = 1 row(s)'
+    """
+    check_connectivity(connectivity)
+    check_detection_args(criterion, iou_threshold, compat)
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    plan = plan_cohort(pred, reference, pet)
+    parsed = parse_shard(shard)
+    if parsed is not None:
+        plan = plan.shard(*parsed)
+    skip = set(skip_cases)
+    jobs = [j for j in plan.jobs if j.case_id not in skip]
+    options = {
+        "connectivity": connectivity,
+        "criterion": criterion,
+        "iou_threshold": iou_threshold,
+        "label": label,
+        "resample": resample,
+        "compat": compat,
+        "strict": strict,
+    }
+    n_jobs = min(workers or default_workers(), max(len(jobs), 1))
+    results = list(_iterate(jobs, options, n_jobs, progress))
+    return collect(results, plan)
+
+
+def _iterate(jobs: list, options: dict[str, Any], n_jobs: int, progress: bool):
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(jobs), unit="case", desc="measure", disable=not progress, leave=False)
+    try:
+        if n_jobs <= 1:
+            for job in jobs:
+                yield _run(job, options)
+                bar.update()
+        else:
+            from joblib import Parallel, delayed
+
+            parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+            for result in parallel(delayed(_run)(job, options) for job in jobs):
+                yield result
+                bar.update()
+    finally:
+        bar.close()

@@ -1,0 +1,335 @@
+"""Find predictions, reference masks and PET volumes on disk and pair them by case id.
+
+Recognised layouts (the detected one is reported):
+
+* predictions: ``PRED/<case>`` (flat; the method is the folder name), ``PRED/<method>/<case>``
+  or ``PRED/<network>/<loss>/<case>`` (method ``network/loss``);
+* reference and PET: a flat folder ``<case>``; nnU-Net ``<case>_XXXX`` channel files (the
+  PET channel is taken from ``dataset.json`` ``channel_names``, or is the only channel), also
+  a dataset folder holding ``imagesTr``/``imagesTs``/``labelsTr``/``labelsTs``; autoPET study
+  folders ``<patient>/<study>/{SEG,SUV}.nii.gz`` (case id ``<patient>_<study>``, or
+  ``<patient>`` when the patient has one study).
+
+Image files end in ``.nii.gz``, ``.nii``, ``.mha``/``.mhd`` or ``.nrrd``/``.nhdr``; other files
+(JSON, plans, probabilities) are ignored. Files are paired by case id, never by sort order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agreement.errors import InputError
+from agreement.measures.io import image_suffix
+
+_CHANNEL = re.compile(r"^(?P<case>.+)_(?P<channel>\d{4})$")
+_AUTOPET = {"reference": "SEG", "pet": "SUV"}
+
+
+def case_stem(path: str | Path) -> str:
+    """File name without its image suffix.
+
+    Examples
+    --------
+    >>> case_stem("preds/case_01_0000.nii.gz")
+    'case_01_0000'
+    """
+    p = Path(path)
+    suffix = image_suffix(p) or p.suffix
+    return p.name[: len(p.name) - len(suffix)]
+
+
+def split_channel(stem: str) -> tuple[str, str | None]:
+    """Split an nnU-Net channel suffix ``_XXXX`` off a stem.
+
+    Examples
+    --------
+    >>> split_channel("case_01_0001"), split_channel("case_01")
+    (('case_01', '0001'), ('case_01', None))
+    """
+    m = _CHANNEL.match(stem)
+    return (m["case"], m["channel"]) if m else (stem, None)
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if not p.name.startswith(".") and p.is_file() and image_suffix(p) is not None
+    )
+
+
+def _add(files: dict[str, Path], case_id: str, path: Path) -> None:
+    if case_id in files:
+        raise InputError(f"{path}: duplicate case id {case_id!r} (also {files[case_id]})")
+    files[case_id] = path
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images of one role (reference or PET), keyed by case id."""
+
+    layout: str
+    files: dict[str, Path]
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def get(self, case_id: str) -> Path | None:
+        """The file of ``case_id`` (or of its alias)."""
+        if case_id in self.files:
+            return self.files[case_id]
+        alias = self.aliases.get(case_id)
+        return self.files.get(alias) if alias is not None else None
+
+
+def _autopet(folder: Path, role: str) -> ImageSet | None:
+    name = _AUTOPET[role]
+    hits = [
+        p
+        for pattern in (
+            f"*/{name}.nii.gz",
+            f"*/*/{name}.nii.gz",
+            f"*/{name}.nii",
+            f"*/*/{name}.nii",
+        )
+        for p in folder.glob(pattern)
+    ]
+    if not hits:
+        return None
+    files: dict[str, Path] = {}
+    studies: dict[str, list[str]] = {}
+    for p in sorted(hits):
+        parts = p.parent.relative_to(folder).parts
+        case_id = "_".join(parts)
+        _add(files, case_id, p)
+        studies.setdefault(parts[0], []).append(case_id)
+    aliases = {pat: ids[0] for pat, ids in studies.items() if len(ids) == 1 and pat not in files}
+    return ImageSet(f"autoPET study folders ({name}.nii.gz)", files, aliases)
+
+
+def _dataset_json(folder: Path) -> dict | None:
+    for candidate in (folder / "dataset.json", folder.parent / "dataset.json"):
+        if candidate.is_file():
+            try:
+                return json.loads(candidate.read_text())
+            except (OSError, ValueError) as exc:
+                raise InputError(f"{candidate}: not valid JSON ({exc})") from None
+    return None
+
+
+def _pet_channel(folder: Path, channels: set[str]) -> tuple[str, str]:
+    """The PET channel among ``channels`` and how it was chosen."""
+    if len(channels) == 1:
+        only = next(iter(channels))
+        return only, f"channel {only} (the only one)"
+    info = _dataset_json(folder) or {}
+    names = info.get("channel_names") or info.get("modality") or {}
+    for key, value in names.items():
+        if re.search(r"pet|suv", str(value), re.IGNORECASE):
+            channel = f"{int(key):04d}"
+            if channel in channels:
+                return channel, f"channel {channel} ({value!r} in dataset.json)"
+    shown = ", ".join(f"_{c}" for c in sorted(channels))
+    raise InputError(
+        f"{folder}: several image channels ({shown}) and no dataset.json channel_names entry "
+        "named PET or SUV says which one is the PET"
+    )
+
+
+def find_images(folder: str | Path, role: str, wanted: set[str] | None = None) -> ImageSet:
+    """Collect reference masks (``role="reference"``) or PET volumes (``role="pet"``).
+
+    ``wanted`` (case ids) decides between a flat and an nnU-Net reading of names that end
+    in ``_XXXX``: the reading matching more wanted ids wins.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> for n in ["a_0000.nii.gz", "b_0000.nii.gz", "dataset.json"]:
+    ...     _ = (d / n).write_text("")
+    >>> s = find_images(d, "pet")
+    >>> s.layout, sorted(s.files)
+    ('nnU-Net images, channel 0000 (the only one)', ['a', 'b'])
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder")
+    autopet = _autopet(folder, role)
+    if autopet is not None:
+        return autopet
+    subdirs = ["labelsTr", "labelsTs"] if role == "reference" else ["imagesTr", "imagesTs"]
+    roots = [folder / s for s in subdirs if (folder / s).is_dir()] or [folder]
+    paths = [p for root in roots for p in _images(root)]
+    if not paths:
+        raise InputError(
+            f"{folder}: no {role} images found (.nii.gz, .nii, .mha, .nrrd files, or "
+            f"autoPET {_AUTOPET[role]}.nii.gz study folders)"
+        )
+    where = " (" + ", ".join(r.name for r in roots) + ")" if roots[0] != folder else ""
+    flat: dict[str, Path] = {}
+    split = [(p, *split_channel(case_stem(p))) for p in paths]
+    channels = {c for _, _, c in split if c is not None}
+    nnunet: dict[str, Path] | None = None
+    how = ""
+    if channels and all(c is not None for _, _, c in split):
+        try:
+            channel, how = _pet_channel(roots[0], channels) if role == "pet" else ("", "")
+        except InputError:
+            if wanted is None or not wanted & {case_stem(p) for p in paths}:
+                raise
+            channel = None
+        if role == "pet" and channel is not None:
+            nnunet = {}
+            for p, case, c in split:
+                if c == channel:
+                    _add(nnunet, case, p)
+    if nnunet is not None:
+        flat_ids = {case_stem(p) for p in paths}
+        if wanted is None or len(wanted & set(nnunet)) >= len(wanted & flat_ids):
+            return ImageSet(f"nnU-Net images{where}, {how}", nnunet)
+    for p in paths:
+        _add(flat, case_stem(p), p)
+    kind = "nnU-Net labels" if where else "flat folder"
+    return ImageSet(f"{kind}{where}", flat)
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Predicted masks keyed by method, then case id."""
+
+    layout: str
+    methods: dict[str, dict[str, Path]]
+
+
+def find_predictions(folder: str | Path) -> Predictions:
+    """Collect predicted masks: flat, one or two levels of method subfolders.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()) / "pred"
+    >>> for n in ["unet/dice/a.nii.gz", "unet/l1dfl/a.nii.gz"]:
+    ...     (d / n).parent.mkdir(parents=True, exist_ok=True)
+    ...     _ = (d / n).write_text("")
+    >>> p = find_predictions(d)
+    >>> p.layout, sorted(p.methods)
+    ('method subfolders, two levels (network/loss)', ['unet/dice', 'unet/l1dfl'])
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder")
+    top = _images(folder)
+    groups: dict[str, list[Path]] = {}
+    if top:
+        groups[folder.resolve().name] = top
+        layout = "flat folder"
+    else:
+        depth = 0
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir() and p.name[0] != "."):
+            files = _images(sub)
+            if files:
+                groups[sub.name] = files
+                depth = max(depth, 1)
+                continue
+            for subsub in sorted(p for p in sub.iterdir() if p.is_dir() and p.name[0] != "."):
+                files = _images(subsub)
+                if files:
+                    groups[f"{sub.name}/{subsub.name}"] = files
+                    depth = 2
+        layout = (
+            "method subfolders" if depth == 1 else "method subfolders, two levels (network/loss)"
+        )
+    if not groups:
+        raise InputError(
+            f"{folder}: no prediction images found (.nii.gz, .nii, .mha, .nrrd files in the "
+            "folder or in method subfolders)"
+        )
+    methods: dict[str, dict[str, Path]] = {}
+    for method, files in groups.items():
+        cases: dict[str, Path] = {}
+        for p in files:
+            _add(cases, case_stem(p), p)
+        methods[method] = cases
+    return Predictions(layout, methods)
+
+
+@dataclass(frozen=True)
+class CaseJob:
+    """One case: its reference, its PET and the prediction of each method."""
+
+    case_id: str
+    reference: Path
+    pet: Path
+    predictions: dict[str, Path]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The paired cohort: jobs sorted by case id, the detected layout, what was left out."""
+
+    layout: str
+    jobs: list[CaseJob]
+    methods: list[str]
+    skipped: list[str]
+
+    def shard(self, index: int, count: int) -> Plan:
+        """Jobs ``index, index + count, ...`` (0-based ``index`` < ``count``)."""
+        if count < 1 or not 0 <= index < count:
+            raise ValueError(
+                f"shard must be K/N with 0 <= K < N (K is 0-based); got {index}/{count}"
+            )
+        return Plan(self.layout, self.jobs[index::count], self.methods, self.skipped)
+
+
+def _resolve(case_id: str, images: ImageSet) -> str | None:
+    if images.get(case_id) is not None:
+        return case_id
+    stripped, channel = split_channel(case_id)
+    if channel is not None and images.get(stripped) is not None:
+        return stripped
+    return None
+
+
+def plan_cohort(pred: str | Path, reference: str | Path, pet: str | Path) -> Plan:
+    """Discover the three folders and pair every prediction with its reference and PET.
+
+    Raises
+    ------
+    InputError
+        Empty folders, duplicate case ids, or a prediction without reference or PET (the
+        message names the file).
+    """
+    preds = find_predictions(pred)
+    all_ids = {c for cases in preds.methods.values() for c in cases}
+    refs = find_images(reference, "reference")
+    ref_ids = {c for c in (_resolve(i, refs) for i in all_ids) if c is not None} | set(refs.files)
+    pets = find_images(pet, "pet", wanted=ref_ids)
+    jobs: dict[str, dict[str, Path]] = {}
+    for method, cases in preds.methods.items():
+        for case_id, path in cases.items():
+            ref_id = _resolve(case_id, refs)
+            if ref_id is None:
+                raise InputError(f"{path}: no reference mask for case {case_id!r} in {reference}")
+            pet_path = pets.get(ref_id)
+            if pet_path is None:
+                raise InputError(f"{path}: no PET volume for case {ref_id!r} in {pet}")
+            by_method = jobs.setdefault(ref_id, {})
+            if method in by_method:
+                raise InputError(
+                    f"{path}: duplicate case id {ref_id!r} for method {method!r} "
+                    f"(also {by_method[method]})"
+                )
+            by_method[method] = path
+    plan_jobs = [
+        CaseJob(c, refs.get(c), pets.get(c), dict(sorted(m.items())))  # type: ignore[arg-type]
+        for c, m in sorted(jobs.items())
+    ]
+    unused = sorted(set(refs.files) - set(jobs))
+    skipped = [f"{len(unused)} reference case(s) without a prediction"] if unused else []
+    layout = (
+        f"predictions: {preds.layout} ({len(preds.methods)} method(s)); "
+        f"reference: {refs.layout}; PET: {pets.layout}"
+    )
+    return Plan(layout, plan_jobs, sorted(preds.methods), skipped)

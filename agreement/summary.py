@@ -1,0 +1,390 @@
+"""Per-method summaries of the cases and lesions tables (pure pandas, no plotting).
+
+These are the numbers behind Table I of Dzikunu et al. (paper 000) and Figs. 4-6 of the
+L1DFL paper (paper 001). :mod:`figures` draws them; the HTML report prints them.
+
+Conventions: SD with ``ddof=1``; quartiles with linear interpolation (NumPy's default,
+R type 7); NaN values (e.g. DSC when both masks are empty) are left out of each statistic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from agreement.tables import split_method
+
+
+def _with_keys(table: pd.DataFrame) -> pd.DataFrame:
+    """Copy of ``table`` with ``network`` and ``loss`` columns filled from ``method``."""
+    out = table.copy()
+    split = [split_method(m) for m in out["method"]]
+    for i, col in enumerate(["network", "loss"]):
+        parsed = pd.Series([s[i] for s in split], index=out.index, dtype=object)
+        if col in out.columns:
+            out[col] = out[col].astype(object).where(out[col].notna(), parsed)
+        else:
+            out[col] = parsed
+    return out
+
+
+def _require(table: pd.DataFrame, columns: Iterable[str], name: str) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"{name} table: missing column(s) {', '.join(missing)}")
+
+
+def _mean_sd(values: pd.Series) -> tuple[float, float]:
+    v = pd.to_numeric(values, errors="coerce").dropna().to_numpy(float)
+    mean = float(v.mean()) if v.size else np.nan
+    sd = float(v.std(ddof=1)) if v.size > 1 else np.nan
+    return mean, sd
+
+
+def _median_iqr(values: pd.Series) -> tuple[float, float, float]:
+    v = pd.to_numeric(values, errors="coerce").dropna().to_numpy(float)
+    if not v.size:
+        return np.nan, np.nan, np.nan
+    q1, med, q3 = np.percentile(v, [25, 50, 75])
+    return float(med), float(q1), float(q3)
+
+
+def detection_table(cases: pd.DataFrame) -> pd.DataFrame:
+    """Table I of paper 000: DSC and detection rates per method.
+
+    Per patient (one row of ``cases``): TP rate = TP / (TP + FN) (the lesion recall),
+    FN rate = FN / (TP + FN) = 1 - TP rate, FP = the count of false-positive lesions, and
+    F1 = TP / (TP + ½(FP + FN)) (the ``f1`` column). Each is then summarised over the
+    patients of a method as mean ± SD (``ddof=1``), and DSC also as median [Q1, Q3].
+    This is the aggregation of the authors' code (``notes/seed_code.md`` §8.1); it is why
+    mean TP + mean FN = 1 in every row of paper 000 Table I, while mean FP can exceed 1.
+    Patients without reference lesions (TP + FN = 0) have no TP/FN rate and are left out
+    of those two means; NaN DSC or F1 are left out likewise.
+
+    Parameters
+    ----------
+    cases : DataFrame
+        The cases table: ``method, dsc, tp, fp, fn, f1`` (+ optional ``network, loss``).
+
+    Returns
+    -------
+    DataFrame
+        One row per method (in order of first appearance): ``method, network, loss, n,
+        dsc_mean, dsc_sd, dsc_median, dsc_q1, dsc_q3, tp_rate_mean, tp_rate_sd, fp_mean,
+        fp_sd, fn_rate_mean, fn_rate_sd, f1_mean, f1_sd``; ``n`` counts the cases.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> cases = pd.DataFrame({"method": ["unet/dice"] * 2, "dsc": [0.5, 0.7],
+    ...                       "tp": [1, 1], "fp": [0, 2], "fn": [1, 0], "f1": [2 / 3, 0.5]})
+    >>> row = detection_table(cases).iloc[0]
+    >>> row["loss"], float(row["tp_rate_mean"]), float(row["fp_mean"])
+    ('dice', 0.75, 1.0)
+    """
+    _require(cases, ["method", "dsc", "tp", "fp", "fn", "f1"], "cases")
+    table = _with_keys(cases)
+    tp = pd.to_numeric(table["tp"], errors="coerce")
+    fn = pd.to_numeric(table["fn"], errors="coerce")
+    positives = (tp + fn).where(lambda s: s > 0)
+    table["_tp_rate"] = tp / positives
+    table["_fn_rate"] = fn / positives
+    rows = []
+    for method, g in table.groupby("method", sort=False):
+        dsc_mean, dsc_sd = _mean_sd(g["dsc"])
+        dsc_median, dsc_q1, dsc_q3 = _median_iqr(g["dsc"])
+        rows.append(
+            {
+                "method": method,
+                "network": g["network"].iloc[0],
+                "loss": g["loss"].iloc[0],
+                "n": len(g),
+                "dsc_mean": dsc_mean,
+                "dsc_sd": dsc_sd,
+                "dsc_median": dsc_median,
+                "dsc_q1": dsc_q1,
+                "dsc_q3": dsc_q3,
+                **dict(zip(["tp_rate_mean", "tp_rate_sd"], _mean_sd(g["_tp_rate"]), strict=False)),
+                **dict(zip(["fp_mean", "fp_sd"], _mean_sd(g["fp"]), strict=False)),
+                **dict(zip(["fn_rate_mean", "fn_rate_sd"], _mean_sd(g["_fn_rate"]), strict=False)),
+                **dict(zip(["f1_mean", "f1_sd"], _mean_sd(g["f1"]), strict=False)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def scenario_groups(n_reference_lesions: ArrayLike) -> np.ndarray:
+    """Lesion scenario of each case from its number of reference lesions (paper 001 §2.7).
+
+    ``0`` → ``"none"``, ``1`` → ``"single"``, ``> 1`` → ``"multiple"``; NaN → ``""``.
+
+    Examples
+    --------
+    >>> scenario_groups([0, 1, 3]).tolist()
+    ['none', 'single', 'multiple']
+    """
+    n = np.asarray(n_reference_lesions, dtype=float)
+    out = np.full(n.shape, "", dtype=object)
+    out[n == 0] = "none"
+    out[n == 1] = "single"
+    out[n > 1] = "multiple"
+    return out
+
+
+def _scenarios(cases: pd.DataFrame) -> pd.Series:
+    if "scenario" in cases.columns:
+        return cases["scenario"].astype(object)
+    _require(cases, ["n_reference_lesions"], "cases")
+    return pd.Series(scenario_groups(cases["n_reference_lesions"]), index=cases.index)
+
+
+def dsc_by_scenario(cases: pd.DataFrame) -> pd.DataFrame:
+    """DSC per method and lesion scenario (paper 001 Fig. 4): n, mean ± SD, median [IQR].
+
+    The scenario is the ``scenario`` column of ``cases`` or, when absent,
+    :func:`scenario_groups` of ``n_reference_lesions``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> cases = pd.DataFrame({"method": ["a"] * 3, "dsc": [0.2, 0.4, 0.9],
+    ...                       "scenario": ["single", "single", "multiple"]})
+    >>> dsc_by_scenario(cases)[["scenario", "n", "dsc_median"]].to_dict("list")
+    {'scenario': ['single', 'multiple'], 'n': [2, 1], 'dsc_median': [0.3..., 0.9]}
+    """
+    _require(cases, ["method", "dsc"], "cases")
+    table = _with_keys(cases)
+    table["scenario"] = _scenarios(cases)
+    rows = []
+    for (method, scenario), g in table.groupby(["method", "scenario"], sort=False):
+        mean, sd = _mean_sd(g["dsc"])
+        median, q1, q3 = _median_iqr(g["dsc"])
+        rows.append(
+            {
+                "method": method,
+                "network": g["network"].iloc[0],
+                "loss": g["loss"].iloc[0],
+                "scenario": scenario,
+                "n": len(g),
+                "dsc_mean": mean,
+                "dsc_sd": sd,
+                "dsc_median": median,
+                "dsc_q1": q1,
+                "dsc_q3": q3,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def tmtv_thresholds(values: ArrayLike) -> np.ndarray:
+    """Volume thresholds of paper 001 §2.7.1: steps of one IQR from 0 to the 85th percentile.
+
+    Thresholds are ``0, IQR, 2·IQR, …`` up to and including the 85th percentile of the
+    reference volumes (IQR = Q3 − Q1, linear interpolation). Our reading of the text
+    ("thresholds based on the inter-quartile range from 0 to the 85th percentile"): the
+    extraction lost the exact formula. NaNs are ignored; with no values, or an IQR of 0,
+    only ``[0.]`` is returned.
+
+    Examples
+    --------
+    >>> tmtv_thresholds([1, 2, 3, 4, 5, 6, 7, 8, 9]).tolist()
+    [0.0, 4.0]
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return np.array([0.0])
+    q1, q3, p85 = np.percentile(v, [25, 75, 85])
+    iqr = q3 - q1
+    if iqr <= 0 or p85 <= 0:
+        return np.array([0.0])
+    steps = int(np.floor(p85 / iqr * (1 + 1e-12)))
+    return iqr * np.arange(steps + 1, dtype=float)
+
+
+def _reference_values(measurements: pd.DataFrame, metric: str) -> pd.Series:
+    """Reference value of ``metric`` per case (the same for every method)."""
+    _require(measurements, ["case_id", "metric", "reference"], "measurements")
+    rows = measurements[measurements["metric"] == metric]
+    if rows.empty:
+        raise ValueError(f"measurements table: no rows with metric {metric!r}")
+    return rows.groupby("case_id", sort=False)["reference"].first().astype(float)
+
+
+def _threshold_rows(table: pd.DataFrame, value: str, scenario: str) -> list[dict]:
+    """Median DSC of the rows with ``value >= threshold``, per method and threshold."""
+    unique = table.drop_duplicates("_item")[value]
+    rows = []
+    for threshold in tmtv_thresholds(unique):
+        kept = table[table[value] >= threshold]
+        for method, g in table.groupby("method", sort=False):
+            sel = kept[kept["method"] == method]["dsc"]
+            median = _median_iqr(sel)[0]
+            rows.append(
+                {
+                    "method": method,
+                    "network": g["network"].iloc[0],
+                    "loss": g["loss"].iloc[0],
+                    "scenario": scenario,
+                    "threshold": float(threshold),
+                    "n": int(sel.notna().sum()),
+                    "median_dsc": median,
+                }
+            )
+    return rows
+
+
+def dsc_by_tmtv_threshold(
+    cases: pd.DataFrame,
+    measurements: pd.DataFrame,
+    *,
+    level: str = "patient",
+    lesions: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Median DSC above each volume threshold, per scenario (paper 001 Fig. 5).
+
+    ``level="patient"``: items are cases, the volume is the reference TMTV (metric ``tmtv``
+    of ``measurements``) and the DSC is the patient DSC of ``cases``. ``level="lesion"``:
+    items are the reference lesions of ``lesions`` (``side == "reference"``), the volume is
+    the lesion volume and the DSC is ``lesion_dsc``; a missed lesion (status ``fn``) with a
+    NaN ``lesion_dsc`` counts as DSC 0, as in paper 001 §2.7.2. Thresholds come from
+    :func:`tmtv_thresholds` of the reference volumes of each scenario (each case or lesion
+    counted once), and the median is over the items whose volume is ≥ the threshold.
+    Scenarios are ``"all"`` (every case) and those of :func:`scenario_groups` except ``"none"``.
+
+    Returns
+    -------
+    DataFrame
+        ``method, network, loss, scenario, threshold, n, median_dsc`` with the level's
+        volume unit (ml).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> cases = pd.DataFrame({"case_id": ["a", "b"], "method": "m", "dsc": [0.4, 0.8],
+    ...                       "n_reference_lesions": [1, 1]})
+    >>> meas = pd.DataFrame({"case_id": ["a", "b"], "method": "m", "metric": "tmtv",
+    ...                      "reference": [1.0, 9.0], "predicted": [1.0, 9.0]})
+    >>> out = dsc_by_tmtv_threshold(cases, meas)
+    >>> out[out.scenario == "all"][["threshold", "median_dsc"]].to_dict("list")
+    {'threshold': [0.0, 4.0], 'median_dsc': [0.6..., 0.8]}
+    """
+    if level not in ("patient", "lesion"):
+        raise ValueError(f"level must be 'patient' or 'lesion', got {level!r}")
+    _require(cases, ["case_id", "method", "dsc"], "cases")
+    table = _with_keys(cases)
+    table["scenario"] = _scenarios(cases).to_numpy()
+    if level == "patient":
+        volume = _reference_values(measurements, "tmtv")
+        table["volume"] = table["case_id"].map(volume)
+        table["_item"] = table["case_id"]
+    else:
+        if lesions is None:
+            raise ValueError("level='lesion' needs the lesions table")
+        _require(
+            lesions, ["case_id", "method", "side", "lesion_id", "volume", "lesion_dsc"], "lesions"
+        )
+        ref = lesions[lesions["side"] == "reference"]
+        dsc = pd.to_numeric(ref["lesion_dsc"], errors="coerce")
+        if "status" in ref.columns:
+            dsc = dsc.where(~(dsc.isna() & (ref["status"] == "fn")), 0.0)
+        scen = table.set_index(["case_id", "method"])["scenario"]
+        keys = pd.MultiIndex.from_frame(ref[["case_id", "method"]])
+        table = _with_keys(
+            pd.DataFrame(
+                {
+                    "case_id": ref["case_id"].to_numpy(),
+                    "method": ref["method"].to_numpy(),
+                    "dsc": dsc.to_numpy(),
+                    "volume": pd.to_numeric(ref["volume"], errors="coerce").to_numpy(),
+                    "scenario": scen.reindex(keys).to_numpy(),
+                    "_item": (
+                        ref["case_id"].astype(str) + "\0" + ref["lesion_id"].astype(str)
+                    ).to_numpy(),
+                }
+            )
+        )
+    rows = _threshold_rows(table, "volume", "all")
+    for scenario in ("single", "multiple"):
+        sub = table[table["scenario"] == scenario]
+        if not sub.empty:
+            rows += _threshold_rows(sub, "volume", scenario)
+    columns = ["method", "network", "loss", "scenario", "threshold", "n", "median_dsc"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _quartile_edges(values: ArrayLike) -> np.ndarray:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        raise ValueError("no finite values to split into quartiles")
+    return np.percentile(v, [0, 25, 50, 75, 100])
+
+
+def dmax_quartile_groups(values: ArrayLike) -> pd.Categorical:
+    """Quartile group ``G0``-``G3`` of each value (paper 001 §2.7.1 and Fig. 6).
+
+    Edges are the quartiles of the finite ``values`` (linear interpolation); a value ≤ Q1 is
+    ``G0``, Q1 < v ≤ Q2 is ``G1``, Q2 < v ≤ Q3 is ``G2`` and v > Q3 is ``G3`` (the paper's
+    groups 0-9, 9-11, 11-14 and 14-60 cm). NaN stays missing.
+
+    Examples
+    --------
+    >>> list(dmax_quartile_groups([1.0, 2.0, 3.0, 4.0, 5.0]))
+    ['G0', 'G0', 'G1', 'G2', 'G3']
+    """
+    v = np.asarray(values, dtype=float)
+    return _groups(v, _quartile_edges(v))
+
+
+def _groups(v: np.ndarray, edges: np.ndarray) -> pd.Categorical:
+    codes = np.searchsorted(edges[1:4], v, side="left")
+    codes = np.where(np.isfinite(v), codes, -1)
+    return pd.Categorical.from_codes(codes, categories=["G0", "G1", "G2", "G3"])
+
+
+def dsc_by_dmax_quartile(
+    cases: pd.DataFrame, measurements: pd.DataFrame, *, scenario: str | None = "multiple"
+) -> pd.DataFrame:
+    """Patient DSC with the quartile group of the reference Dmax (paper 001 Fig. 6).
+
+    Cases are restricted to ``scenario`` (the paper uses multiple-lesion cases only; ``None``
+    keeps all), the reference Dmax comes from metric ``dmax`` of ``measurements``, and the
+    quartile edges from :func:`dmax_quartile_groups` over the cases (each counted once).
+
+    Returns
+    -------
+    DataFrame
+        One row per (case, method): ``case_id, method, network, loss, dsc, dmax, group,
+        low, high`` (``low``/``high`` are the group's Dmax edges in the metric's unit).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> cases = pd.DataFrame({"case_id": list("abcd"), "method": "m",
+    ...                       "dsc": [0.1, 0.2, 0.3, 0.4], "scenario": "multiple"})
+    >>> meas = pd.DataFrame({"case_id": list("abcd"), "method": "m", "metric": "dmax",
+    ...                      "reference": [5.0, 10.0, 12.0, 30.0], "predicted": 1.0})
+    >>> dsc_by_dmax_quartile(cases, meas)["group"].tolist()
+    ['G0', 'G1', 'G2', 'G3']
+    """
+    _require(cases, ["case_id", "method", "dsc"], "cases")
+    table = _with_keys(cases)
+    if scenario is not None:
+        table = table[_scenarios(cases).to_numpy() == scenario]
+    dmax = _reference_values(measurements, "dmax")
+    table = table.assign(dmax=table["case_id"].map(dmax).astype(float))
+    columns = ["case_id", "method", "network", "loss", "dsc", "dmax", "group", "low", "high"]
+    per_case = table.drop_duplicates("case_id")["dmax"]
+    if not np.isfinite(per_case.to_numpy(float)).any():
+        return pd.DataFrame(columns=columns)
+    edges = _quartile_edges(per_case)
+    groups = _groups(table["dmax"].to_numpy(float), edges)
+    codes = groups.codes
+    table["group"] = groups.astype(object)
+    table["low"] = np.where(codes >= 0, edges[np.clip(codes, 0, 3)], np.nan)
+    table["high"] = np.where(codes >= 0, edges[np.clip(codes, 0, 3) + 1], np.nan)
+    return table[columns].reset_index(drop=True)

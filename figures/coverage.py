@@ -1,0 +1,128 @@
+"""Coverage probability and total deviation index bars (paper 000, Fig. 6)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from figures.facets import add_legend, facets, first_row, grid, keyed, metrics_in, require
+from figures.style import metric_label, new_figure, style
+
+
+def _num(row: pd.Series | None, col: str) -> float:
+    if row is None or col not in row.index:
+        return np.nan
+    return float(pd.to_numeric(row[col], errors="coerce"))
+
+
+def coverage_tdi(
+    agreement: pd.DataFrame,
+    *,
+    metrics: Sequence[str] | None = None,
+    width: str | float = "double",
+) -> Figure:
+    """Coverage probability (with its 95% CI) and TDI bars per metric and network.
+
+    Rows are metrics; for each network there are two columns, CP then TDI. CP panels show
+    one bar per loss at ``cp`` with error bars from ``cp_ci_low`` to ``cp_ci_high`` (y from
+    0 to 1); TDI panels show one bar per loss at ``tdi`` (the 95th percentile of
+    |predicted − reference|, in the metric's unit) with an upward error bar to
+    ``tdi_ci_high`` when that one-sided limit is available.
+
+    Parameters
+    ----------
+    agreement : DataFrame
+        The agreement table (``method, metric, cp, cp_ci_low, cp_ci_high, tdi``;
+        ``tdi_ci_high`` and ``unit`` optional).
+    metrics : sequence of str, optional
+        Rows in order; default: the metrics of the table, canonical ones first.
+    width : {"single", "double"} or float
+        Figure width.
+
+    Returns
+    -------
+    Figure
+        ``len(metrics) × 2·n_networks`` Axes, each with one bar per loss.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"method": ["u/a", "u/b"], "metric": "tla", "cp": [0.8, 0.5],
+    ...                   "cp_ci_low": [0.6, 0.3], "cp_ci_high": [0.9, 0.7], "tdi": [3.0, 6.0]})
+    >>> fig = coverage_tdi(t)
+    >>> len(fig.axes), [len(ax.patches) for ax in fig.axes]
+    (2, [2, 2])
+    """
+    require(agreement, ["method", "metric", "cp", "cp_ci_low", "cp_ci_high", "tdi"], "agreement")
+    table = keyed(agreement)
+    metric_list = metrics_in(table, metrics)
+    layout = facets(table)
+    n = len(layout.losses)
+    x = np.arange(n)
+    bar_width = 0.8
+    with style():
+        fig = new_figure(width, 1.1 * len(metric_list) + 0.6)
+        axes = grid(fig, len(metric_list), 2 * len(layout.networks), sharex=True)
+        for i, metric in enumerate(metric_list):
+            rows_m = table[table["metric"] == metric]
+            unit = (
+                rows_m["unit"].dropna().iloc[0]
+                if "unit" in rows_m and rows_m["unit"].notna().any()
+                else None
+            )
+            for j, network in enumerate(layout.networks):
+                ax_cp, ax_tdi = axes[i, 2 * j], axes[i, 2 * j + 1]
+                cell = rows_m[rows_m["_facet"] == network]
+                rows = [first_row(cell, _hue=loss) for loss in layout.losses]
+                color = [layout.colors[loss] for loss in layout.losses]
+                cp = np.array([_num(r, "cp") for r in rows])
+                lo = np.array([_num(r, "cp_ci_low") for r in rows])
+                hi = np.array([_num(r, "cp_ci_high") for r in rows])
+                ax_cp.bar(x, np.nan_to_num(cp), width=bar_width, color=color)
+                err = np.vstack([np.clip(cp - lo, 0, None), np.clip(hi - cp, 0, None)])
+                ok = np.isfinite(err).all(axis=0) & np.isfinite(cp)
+                if ok.any():
+                    ax_cp.errorbar(
+                        x[ok],
+                        cp[ok],
+                        yerr=err[:, ok],
+                        fmt="none",
+                        ecolor="black",
+                        elinewidth=0.7,
+                        capsize=1.5,
+                    )
+                ax_cp.set_ylim(0, 1.05)
+                tdi = np.array([_num(r, "tdi") for r in rows])
+                tdi_hi = np.array([_num(r, "tdi_ci_high") for r in rows])
+                ax_tdi.bar(x, np.nan_to_num(tdi), width=bar_width, color=color)
+                up = np.isfinite(tdi) & np.isfinite(tdi_hi) & (tdi_hi >= tdi)
+                if up.any():
+                    yerr = np.vstack([np.zeros(up.sum()), tdi_hi[up] - tdi[up]])
+                    ax_tdi.errorbar(
+                        x[up],
+                        tdi[up],
+                        yerr=yerr,
+                        fmt="none",
+                        ecolor="black",
+                        elinewidth=0.7,
+                        capsize=1.5,
+                    )
+                ax_tdi.set_ylim(bottom=0)
+                for ax in (ax_cp, ax_tdi):
+                    ax.set_xticks([])
+                    ax.set_xlim(-0.6, n - 0.4)
+                if i == 0 and network:
+                    ax_cp.set_title(f"{network}: CP", fontsize=7, pad=3)
+                    ax_tdi.set_title(f"{network}: TDI", fontsize=7, pad=3)
+                elif i == 0:
+                    ax_cp.set_title("CP", fontsize=7, pad=3)
+                    ax_tdi.set_title("TDI", fontsize=7, pad=3)
+                ax_tdi.set_ylabel(
+                    unit if isinstance(unit, str) and unit != "count" else "", fontsize=6
+                )
+            axes[i, 0].set_ylabel(f"{metric_label(metric)}\nCP")
+        add_legend(fig, layout, width)
+    return fig

@@ -1,0 +1,101 @@
+"""CCC radar plots (paper 000, Fig. 3): one radar per network, one polygon per loss."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from figures.facets import (
+    add_legend,
+    facets,
+    first_row,
+    hide_unused,
+    keyed,
+    metrics_in,
+    require,
+    wrap,
+)
+from figures.style import METRIC_LABELS, figure_width, new_figure, style
+
+
+def ccc_radar(
+    agreement: pd.DataFrame,
+    *,
+    metrics: Sequence[str] | None = None,
+    width: str | float = "double",
+) -> Figure:
+    """Lin's CCC of every metric as a radar: one panel per network, one polygon per loss.
+
+    The spokes are the metrics and the radius is the CCC (column ``ccc`` of the agreement
+    table); the radial axis runs from 0 (or below, when a CCC is negative) to 1. A missing
+    CCC is drawn at the centre of the radial range and leaves a gap in the outline.
+
+    Parameters
+    ----------
+    agreement : DataFrame
+        The agreement table (``method, metric, ccc`` at least; see ``agreement.agreement_table``).
+    metrics : sequence of str, optional
+        Spokes in order; default: the metrics of the table, canonical ones first.
+    width : {"single", "double"} or float
+        Figure width (journal column) or inches.
+
+    Returns
+    -------
+    Figure
+        One polar Axes per network; each holds one filled polygon and one outline per loss.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"method": ["unet/dice"] * 3, "metric": ["suv_max", "tla", "tmtv"],
+    ...                       "ccc": [0.95, 0.9, 0.7]})
+    >>> fig = ccc_radar(table)
+    >>> len(fig.axes), len(fig.axes[0].patches)
+    (1, 1)
+    """
+    require(agreement, ["method", "metric", "ccc"], "agreement")
+    table = keyed(agreement)
+    metric_list = metrics_in(table, metrics)
+    layout = facets(table)
+    values = pd.to_numeric(table["ccc"], errors="coerce")
+    low = min(0.0, float(np.floor(np.nanmin(values) * 10) / 10)) if values.notna().any() else 0.0
+    angles = np.linspace(0, 2 * np.pi, len(metric_list), endpoint=False)
+    closed = np.append(angles, angles[:1])
+    nrows, ncols = wrap(len(layout.networks), width)
+    panel = min(figure_width(width) / ncols, 3.4)
+    alpha = 0.12 if len(layout.losses) <= 6 else 0.03
+    with style():
+        fig = new_figure(width, nrows * panel * 0.95 + 0.5)
+        axes = fig.subplots(nrows, ncols, squeeze=False, subplot_kw={"projection": "polar"})
+        for ax, network in zip(axes.ravel(), layout.networks, strict=False):
+            for loss in layout.losses:
+                r = []
+                for metric in metric_list:
+                    row = first_row(table, _facet=network, _hue=loss, metric=metric)
+                    r.append(np.nan if row is None else pd.to_numeric(row["ccc"], errors="coerce"))
+                r = np.asarray(r, dtype=float)
+                if np.isnan(r).all():
+                    continue
+                color = layout.colors[loss]
+                ring = np.append(r, r[:1])
+                ax.plot(closed, ring, color=color, linewidth=1.0, label=loss)
+                ax.fill(
+                    closed,
+                    np.where(np.isnan(ring), low, ring),
+                    color=color,
+                    alpha=alpha,
+                    linewidth=0,
+                )
+            ax.set_xticks(angles, [METRIC_LABELS.get(m, m) for m in metric_list])
+            ax.set_ylim(low, 1.0)
+            ax.set_yticks(np.linspace(low, 1.0, 3 if low < 0 else 6)[1:])
+            ax.tick_params(axis="y", labelsize=5)
+            ax.grid(linewidth=0.4)
+            if network:
+                ax.set_title(network, fontsize=7, pad=10)
+        hide_unused(axes, len(layout.networks))
+        add_legend(fig, layout, width, kind="line")
+    return fig

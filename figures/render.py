@@ -1,0 +1,137 @@
+"""Every figure the tables allow, by name: what the CLI writes and the HTML report embeds."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from figures.bland_altman import bland_altman_plot, modified_bland_altman
+from figures.coverage import coverage_tdi
+from figures.dsc import distributions, dsc_dmax_quartiles, dsc_scenarios, dsc_tmtv_thresholds
+from figures.forest import tost_forest
+from figures.losses import l1_weighting, loss_curve_plot
+from figures.radar import ccc_radar
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of a method name.
+
+    Examples
+    --------
+    >>> safe_name("unet/l1dfl")
+    'unet-l1dfl'
+    """
+    return _SAFE.sub("-", str(text)).strip("-") or "method"
+
+
+def _has(table: pd.DataFrame | None, *columns: str) -> bool:
+    return table is not None and not table.empty and all(c in table.columns for c in columns)
+
+
+def render_all(
+    measurements: pd.DataFrame,
+    *,
+    agreement: pd.DataFrame | None = None,
+    cases: pd.DataFrame | None = None,
+    lesions: pd.DataFrame | None = None,
+    width: str | float = "double",
+    illustrations: bool = False,
+) -> dict[str, Figure]:
+    """Draw every figure whose inputs are present; return them by name, in a stable order.
+
+    Names: ``ccc_radar``, ``tost_forest``, ``bland_altman_modified``, ``coverage_tdi``,
+    ``bland_altman_<method>`` (one per method) from the measurements and agreement tables;
+    with ``cases``: ``dsc_scenarios``, ``dsc_distributions``, ``dsc_tmtv_thresholds`` (needs
+    metric ``tmtv``; adds the lesion level with ``lesions``) and ``dsc_dmax_quartiles``
+    (needs metric ``dmax`` and multiple-lesion cases); with ``illustrations``:
+    ``l1_weighting`` and ``loss_curves``. A figure whose columns are missing is skipped.
+
+    Parameters
+    ----------
+    measurements : DataFrame
+        The measurements table.
+    agreement : DataFrame, optional
+        The agreement table; computed with ``agreement.agreement_table(measurements)`` if None.
+    cases, lesions : DataFrame, optional
+        The cases and lesions tables.
+    width : {"single", "double"} or float
+        Figure width.
+    illustrations : bool
+        Also draw the data-independent loss illustrations.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> m = pd.DataFrame({"case_id": ["a", "b"], "method": "x", "metric": "tmtv",
+    ...                   "reference": [1.0, 2.0], "predicted": [1.1, 2.2]})
+    >>> a = pd.DataFrame({"method": ["x"], "metric": ["tmtv"], "ccc": [0.9], "ba_bias": [0.15]})
+    >>> sorted(render_all(m, agreement=a))
+    ['bland_altman_modified', 'bland_altman_x', 'ccc_radar']
+    """
+    if agreement is None:
+        from agreement import agreement_table
+
+        agreement = agreement_table(measurements)
+    figs: dict[str, Figure] = {}
+    if _has(agreement, "method", "metric", "ccc"):
+        figs["ccc_radar"] = ccc_radar(agreement, width=width)
+    if _has(
+        agreement,
+        "method",
+        "metric",
+        "tost_ci_low",
+        "tost_ci_high",
+        "tost_lower",
+        "tost_upper",
+        "equivalent",
+    ):
+        figs["tost_forest"] = tost_forest(agreement, width=width)
+    if _has(measurements, "case_id", "method", "metric", "reference", "predicted"):
+        figs["bland_altman_modified"] = modified_bland_altman(measurements, agreement, width=width)
+    if _has(agreement, "method", "metric", "cp", "cp_ci_low", "cp_ci_high", "tdi"):
+        figs["coverage_tdi"] = coverage_tdi(agreement, width=width)
+    if _has(agreement, "method", "metric", "ba_bias") and _has(
+        measurements, "reference", "predicted"
+    ):
+        for method in pd.unique(measurements["method"]):
+            figs[f"bland_altman_{safe_name(method)}"] = bland_altman_plot(
+                measurements, agreement, method=method, width=width
+            )
+    if _has(cases, "method", "dsc"):
+        figs.update(_case_figures(measurements, cases, lesions, width))
+    if illustrations:
+        figs["l1_weighting"] = l1_weighting(width=width)
+        figs["loss_curves"] = loss_curve_plot(width="single" if width == "single" else 3.5)
+    return figs
+
+
+def _case_figures(
+    measurements: pd.DataFrame,
+    cases: pd.DataFrame,
+    lesions: pd.DataFrame | None,
+    width: str | float,
+) -> dict[str, Figure]:
+    from agreement.summary import dsc_by_dmax_quartile, dsc_by_tmtv_threshold
+
+    figs: dict[str, Figure] = {}
+    if "scenario" in cases.columns or "n_reference_lesions" in cases.columns:
+        figs["dsc_scenarios"] = dsc_scenarios(cases, width=width)
+    if _has(cases, "fpv", "fnv"):
+        figs["dsc_distributions"] = distributions(cases, width=width)
+    has_scenario = "scenario" in cases.columns or "n_reference_lesions" in cases.columns
+    metrics = set(measurements["metric"]) if "metric" in measurements.columns else set()
+    if has_scenario and "case_id" in cases.columns and "tmtv" in metrics:
+        patient = dsc_by_tmtv_threshold(cases, measurements, level="patient")
+        lesion = None
+        if _has(lesions, "case_id", "method", "side", "lesion_id", "volume", "lesion_dsc"):
+            lesion = dsc_by_tmtv_threshold(cases, measurements, level="lesion", lesions=lesions)
+        figs["dsc_tmtv_thresholds"] = dsc_tmtv_thresholds(patient, lesion, width=width)
+    if has_scenario and "case_id" in cases.columns and "dmax" in metrics:
+        table = dsc_by_dmax_quartile(cases, measurements)
+        if not table.empty:
+            figs["dsc_dmax_quartiles"] = dsc_dmax_quartiles(table, width=width)
+    return figs
