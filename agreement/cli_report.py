@@ -1,0 +1,286 @@
+"""``agree report`` and ``agree demo``: measure → statistics → figures → one HTML report."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from agreement.cli_measure import measure_options
+from agreement.errors import InputError
+
+
+def stats_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of ``agree stats`` (same names, defaults and help)."""
+    options = [
+        click.option("--margin", type=click.FloatRange(0, min_open=True), default=0.2, show_default=True,
+                     help="TOST bound as a fraction of |mean reference|."),
+        click.option("--delta", type=click.FloatRange(0, min_open=True), default=0.2, show_default=True,
+                     help="Coverage-probability allowance as a fraction of |reference|."),
+        click.option("--alpha", type=click.FloatRange(0, 0.5, min_open=True, max_open=True), default=0.05,
+                     show_default=True, help="Significance level (TOST one-sided; intervals 1 - alpha)."),
+        click.option("--tdi-p", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
+                     show_default=True, help="Proportion of cases within the total deviation index."),
+        click.option("--bootstrap", type=click.IntRange(0), default=0, show_default=True,
+                     help="Resamples for bootstrap CCC intervals and the TDI upper limit (0: none)."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed of the resampling."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options of the report itself (shared by ``report`` and ``demo``)."""
+    options = [
+        click.option("--n-boot", type=click.IntRange(100), default=2000, show_default=True,
+                     help="Resamples of the paired bootstrap comparing the best method with the others."),
+        click.option("--width", type=click.Choice(["single", "double"]), default="double",
+                     show_default=True, help="Figure width (journal column)."),
+        click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
+                     show_default=True, help="Format of the measurements, cases and lesions tables."),
+        click.option("--overwrite", is_flag=True, help="Replace an existing output folder."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+STATS_KEYS = ("alpha", "margin", "delta", "tdi_p", "bootstrap", "seed")
+MEASURE_KEYS = ("connectivity", "criterion", "iou_threshold", "label", "resample", "compat")
+
+
+def _optional_table(path: Path | None, required: tuple[str, ...], what: str) -> Any:
+    if path is None:
+        return None
+    from agreement.cli_measure import read_output_table
+
+    table = read_output_table(path)
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise InputError(f"{path}: not a {what} table, missing column(s) {', '.join(missing)}")
+    if "case_id" in table.columns:
+        table["case_id"] = table["case_id"].astype(str)
+    return table
+
+
+def _beside(measurements: Path, name: str, given: Path | None) -> Path | None:
+    if given is not None:
+        return given
+    candidate = measurements.with_name(name + measurements.suffix)
+    return candidate if candidate.is_file() and candidate != measurements else None
+
+
+def _read_measurements(path: Path) -> Any:
+    from agreement.tables import UnpairedWarning, read_measurements
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnpairedWarning)
+        table = read_measurements(path)
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    return table
+
+
+def _input_files(pred: Path, reference: Path, pet: Path, shard: str | None) -> list[Path]:
+    from agreement.measures.cohort import parse_shard
+    from agreement.measures.layout import plan_cohort
+
+    plan = plan_cohort(pred, reference, pet)
+    parsed = parse_shard(shard) if shard else None
+    if parsed is not None:
+        plan = plan.shard(*parsed)
+    files: dict[Path, None] = {}
+    for job in plan.jobs:
+        for path in (job.reference, job.pet, *job.predictions.values()):
+            files[Path(path)] = None
+    return list(files)
+
+
+def run_report(
+    source: Path,
+    output: Path,
+    *,
+    reference: Path | None = None,
+    pet: Path | None = None,
+    cases: Path | None = None,
+    lesions: Path | None = None,
+    failed: Path | None = None,
+    n_boot: int = 2000,
+    width: str = "double",
+    fmt: str = "csv",
+    overwrite: bool = False,
+    **options: Any,
+) -> Path:
+    """The body of ``agree report`` (also used by ``agree demo``); returns the report folder."""
+    from agreement.report.build import build_report
+
+    if output.exists() and not overwrite:
+        raise InputError(f"{output}: output folder exists; pass --overwrite to replace it")
+    progress = not options.get("no_progress", False)
+    stats = {k: options[k] for k in STATS_KEYS if k in options}
+    timings: dict[str, float] = {}
+    if source.is_dir():
+        if reference is None or pet is None:
+            raise click.UsageError("a folder of masks needs --reference DIR and --pet DIR")
+        if cases or lesions or failed:
+            raise click.UsageError("--cases/--lesions/--failed apply to a measurements table only")
+        from agreement.cli_measure import run_measure
+
+        start = time.perf_counter()
+        result = run_measure(source, reference, pet, **options)
+        timings["measure"] = time.perf_counter() - start
+        if len(result.cases) == 0:
+            reason = result.failed["reason"].iloc[0] if len(result.failed) else "no case measured"
+            raise InputError(f"{source}: {reason}")
+        for note in result.skipped:
+            click.echo(f"skipped: {note}", err=True)
+        inputs = _input_files(source, reference, pet, options.get("shard"))
+        measure_params = {k: options.get(k) for k in MEASURE_KEYS}
+        measure_params["connectivity"] = int(measure_params["connectivity"] or 18)
+        tables = {
+            "measurements": result.measurements,
+            "cases": result.cases,
+            "lesions": result.lesions,
+            "failed": result.failed,
+        }
+        layout, src = result.layout, f"masks in {source}"
+    else:
+        if reference is not None or pet is not None:
+            raise click.UsageError("--reference/--pet apply to a folder of masks, not a table")
+        cases = _beside(source, "cases", cases)
+        lesions = _beside(source, "lesions", lesions)
+        failed = _beside(source, "failed", failed)
+        tables = {
+            "measurements": _read_measurements(source),
+            "cases": _optional_table(
+                cases, ("case_id", "method", "dsc", "tp", "fp", "fn", "f1"), "cases"
+            ),
+            "lesions": _optional_table(
+                lesions, ("case_id", "method", "side", "status", "volume", "lesion_dsc"), "lesions"
+            ),
+            "failed": _optional_table(failed, ("case_id",), "failed"),
+        }
+        inputs = [p for p in (source, cases, lesions, failed) if p is not None]
+        measure_params = {}
+        layout = ""
+        src = f"measurements table {source}" + "".join(
+            f", {name} table {p}"
+            for name, p in (("cases", cases), ("lesions", lesions), ("failed", failed))
+            if p is not None
+        )
+    return build_report(
+        tables["measurements"],
+        cases=tables["cases"],
+        lesions=tables["lesions"],
+        failed=tables["failed"],
+        out_dir=output,
+        overwrite=overwrite,
+        n_boot=n_boot,
+        width=width,
+        table_format=fmt,
+        measure_parameters=measure_params,
+        layout=layout,
+        source=src,
+        inputs=inputs,
+        timings=timings,
+        progress=progress,
+        **stats,
+    )
+
+
+@click.command(
+    "report",
+    epilog="""\b
+Examples:
+  agree report preds/ --reference labelsTr/ --pet imagesTr/ -o report/
+  agree report preds/ --reference ref/ --pet pet/ -o report/ --bootstrap 2000 -j 8
+  agree report tables/measurements.csv -o report/          # cases/lesions.csv beside it are used
+  agree report measurements.csv --cases cases.csv --lesions lesions.csv -o report/ --overwrite
+""",
+)
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@measure_options
+@stats_options
+@click.option(
+    "--cases",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Cases table (with a measurements table; default: cases.csv beside it).",
+)
+@click.option(
+    "--lesions",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Lesions table (default: lesions.csv beside the measurements).",
+)
+@click.option(
+    "--failed",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Failed-cases table (default: failed.csv beside the measurements).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Report folder (refused if it exists, unless --overwrite).",
+)
+@report_options
+def report(source: Path, output: Path, **options: Any) -> None:
+    """Measure, compare and report: tables, figures and one self-contained index.html.
+
+    SOURCE is a folder of predicted masks (PRED/<case>.nii.gz, PRED/<method>/<case>.nii.gz or
+    PRED/<network>/<loss>/<case>.nii.gz; needs --reference and --pet) or a measurements table
+    (CSV, TSV or Parquet). Defaults are the papers' values (18-connectivity, Δ = 20%, α = 0.05).
+    """
+    folder = run_report(source, output, **options)
+    click.echo(f"report: {folder / 'index.html'}")
+
+
+for _param in report.params:  # SOURCE may be a table, so the folders are optional here
+    if isinstance(_param, click.Option) and _param.name in ("reference", "pet"):
+        _param.required = False
+        _param.help = (_param.help or "").replace("(required)", "(with a folder of masks)")
+
+
+@click.command("demo")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("agree-demo-report"),
+    show_default=True,
+    help="Report folder.",
+)
+@click.option(
+    "-j",
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Parallel processes [default: SLURM_CPUS_PER_TASK or usable CPUs].",
+)
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@stats_options
+@report_options
+def demo(output: Path, **options: Any) -> None:
+    """Run the whole report on the bundled demo cohort (synthetic phantoms, simulated predictions).
+
+    \b
+    Example:
+      agree demo -o demo-report && xdg-open demo-report/index.html
+    """
+    from agreement.report.demo import demo_data
+
+    data = demo_data()
+    folder = run_report(
+        data.pred, output, reference=data.reference, pet=data.pet, connectivity="18",
+        criterion="suvmax", iou_threshold=0.5, **options,
+    )  # fmt: skip
+    click.echo(f"demo report: {folder / 'index.html'}")
+    click.echo("(predictions in the demo are simulated; see docs/demo.md)")

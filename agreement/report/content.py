@@ -1,0 +1,444 @@
+"""Turn the result tables into the pieces of the HTML page (formatted rows, no HTML here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from agreement.report.html import HtmlTable, fmt, fmt_ci, fmt_p, frame_table, strength_class
+
+CANONICAL_ORDER = ["suv_max", "suv_mean", "tla", "tmtv", "lesion_count", "dmax"]
+LABELS = {
+    "suv_max": "SUVmax",
+    "suv_mean": "SUVmean",
+    "tla": "TLA",
+    "tmtv": "TMTV",
+    "lesion_count": "Lesion count",
+    "dmax": "Dmax",
+}
+UNITS = {
+    "suv_max": "SUV",
+    "suv_mean": "SUV",
+    "tla": "SUV·ml",
+    "tmtv": "ml",
+    "lesion_count": "count",
+    "dmax": "cm",
+}
+
+
+def metric_label(metric: str) -> str:
+    """Display label of a metric (its own name when not canonical).
+
+    Examples
+    --------
+    >>> metric_label("suv_max"), metric_label("my_metric")
+    ('SUVmax', 'my_metric')
+    """
+    try:
+        from agreement.tables import METRIC_LABELS
+    except ImportError:  # the tables module is optional for the labels
+        METRIC_LABELS = LABELS
+    return str(METRIC_LABELS.get(metric, LABELS.get(metric, metric)))
+
+
+def ordered_metrics(metrics: Sequence[str]) -> list[str]:
+    """Canonical metrics first (in the papers' order), then the others alphabetically.
+
+    Examples
+    --------
+    >>> ordered_metrics(["dmax", "zeta", "suv_max"])
+    ['suv_max', 'dmax', 'zeta']
+    """
+    unique = list(dict.fromkeys(str(m) for m in metrics))
+    canon = [m for m in CANONICAL_ORDER if m in unique]
+    return canon + sorted(m for m in unique if m not in CANONICAL_ORDER)
+
+
+def _verdict(value: Any) -> tuple[str, str]:
+    if isinstance(value, (bool, np.bool_)):
+        return ("equivalent", "yes") if value else ("not shown", "no")
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return _verdict(value.lower() == "true")
+    return ("not applicable", "na")
+
+
+def metric_sections(agreement: pd.DataFrame) -> list[dict[str, Any]]:
+    """One block per metric: a row per method with every estimate and interval formatted.
+
+    Examples
+    --------
+    >>> row = {"method": "m", "metric": "tmtv", "unit": "ml", "n": 2, "note": "n < 3"}
+    >>> s = metric_sections(pd.DataFrame([row]))[0]
+    >>> s["label"], s["rows"][0]["ccc"], s["rows"][0]["verdict"]
+    ('TMTV', '—', 'not applicable')
+    """
+    sections = []
+    for metric in ordered_metrics(agreement["metric"]):
+        block = agreement[agreement["metric"] == metric]
+        unit = (
+            block["unit"].dropna().iloc[0]
+            if "unit" in block and block["unit"].notna().any()
+            else ""
+        )
+        rows = []
+        for r in block.to_dict("records"):
+            g = r.get
+            verdict, vcls = _verdict(g("equivalent"))
+            strength = g("ccc_strength")
+            strength = strength if isinstance(strength, str) and strength else "—"
+            if pd.isna(g("ccc", np.nan)):
+                strength = "not estimable"
+            slope = fmt(g("ba_slope"))
+            if not pd.isna(g("ba_slope_p", np.nan)):
+                slope += f" ({fmt_p(g('ba_slope_p'))})"
+            bound = g("tost_upper", np.nan)
+            rows.append(
+                {
+                    "method": str(g("method")),
+                    "n": fmt(g("n")),
+                    "ccc": fmt(g("ccc")),
+                    "ccc_ci": fmt_ci(g("ccc_ci_low"), g("ccc_ci_high")),
+                    "strength": strength,
+                    "strength_class": strength_class(g("ccc_strength")),
+                    "tost_diff": fmt(g("tost_mean_diff")),
+                    "tost_ci": fmt_ci(g("tost_ci_low"), g("tost_ci_high")),
+                    "tost_bound": "—" if pd.isna(bound) else f"±{fmt(abs(float(bound)))}",
+                    "tost_p": fmt_p(g("tost_p")),
+                    "verdict": verdict,
+                    "verdict_class": vcls,
+                    "bias": fmt(g("ba_bias")),
+                    "bias_ci": fmt_ci(g("ba_bias_ci_low"), g("ba_bias_ci_high")),
+                    "loa_low": fmt(g("ba_loa_low")),
+                    "loa_low_ci": fmt_ci(g("ba_loa_low_ci_low"), g("ba_loa_low_ci_high")),
+                    "loa_high": fmt(g("ba_loa_high")),
+                    "loa_high_ci": fmt_ci(g("ba_loa_high_ci_low"), g("ba_loa_high_ci_high")),
+                    "slope": slope,
+                    "cp": fmt(g("cp")),
+                    "cp_ci": fmt_ci(g("cp_ci_low"), g("cp_ci_high")),
+                    "tdi": fmt(g("tdi")),
+                    "tdi_high": fmt(g("tdi_ci_high")),
+                    "note": "" if pd.isna(g("note", "")) else str(g("note", "")),
+                }
+            )
+        sections.append(
+            {
+                "key": "".join(c if c.isalnum() else "-" for c in metric),
+                "metric": metric,
+                "label": metric_label(metric),
+                "unit": "" if unit == "count" else str(unit),
+                "rows": rows,
+            }
+        )
+    return sections
+
+
+def overview(agreement: pd.DataFrame) -> dict[str, Any]:
+    """Methods × metrics matrix of CCC with strength class and a TOST mark.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame([{"method": "m", "metric": "suv_max", "ccc": 0.995,
+    ...                    "ccc_strength": "almost perfect", "equivalent": True}])
+    >>> overview(t)["rows"][0]["cells"][0]["text"]
+    '0.995 ✓'
+    """
+    metrics = ordered_metrics(agreement["metric"])
+    rows = []
+    for method in dict.fromkeys(agreement["method"]):
+        sub = agreement[agreement["method"] == method].set_index("metric")
+        cells = []
+        for metric in metrics:
+            if metric not in sub.index:
+                cells.append({"text": "", "cls": "", "title": ""})
+                continue
+            r = sub.loc[metric]
+            mark = {"yes": "✓", "no": "✗", "na": "–"}[_verdict(r.get("equivalent"))[1]]
+            strength = r.get("ccc_strength")
+            text = "n.e." if pd.isna(r.get("ccc", np.nan)) else fmt(r.get("ccc"))
+            cells.append(
+                {
+                    "text": f"{text} {mark}",
+                    "cls": strength_class(strength),
+                    "title": str(strength) if isinstance(strength, str) else "not estimable",
+                }
+            )
+        rows.append({"method": str(method), "cells": cells})
+    return {"metrics": [metric_label(m) for m in metrics], "rows": rows}
+
+
+def case_counts(measurements: pd.DataFrame) -> HtmlTable:
+    """Cases and metrics per method, and how many of all cases each method lacks.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"case_id": ["a", "b", "a"], "method": ["x", "x", "y"],
+    ...                   "metric": "tmtv", "reference": 1.0, "predicted": 1.0})
+    >>> case_counts(m).rows
+    [['x', '2', '1', '0'], ['y', '1', '1', '1']]
+    """
+    all_cases = measurements["case_id"].nunique()
+    rows = []
+    for method, g in measurements.groupby("method", sort=False):
+        n = g["case_id"].nunique()
+        rows.append([str(method), fmt(n), fmt(g["metric"].nunique()), fmt(all_cases - n)])
+    return HtmlTable(
+        ["Method", "Cases", "Metrics", "Cases missing"], rows, [False, True, True, True]
+    )
+
+
+def _mean_sd(mean: Any, sd: Any) -> str:
+    return "—" if pd.isna(mean) else f"{fmt(mean)} ± {fmt(sd)}"
+
+
+def _median_iqr(median: Any, q1: Any, q3: Any) -> str:
+    return "—" if pd.isna(median) else f"{fmt(median)} [{fmt(q1)}, {fmt(q3)}]"
+
+
+def detection_display(table: pd.DataFrame) -> HtmlTable:
+    """Table I formatted as in paper 000: mean ± SD and median [IQR].
+
+    Examples
+    --------
+    >>> t = pd.DataFrame([{"method": "m", "n": 3, "dsc_mean": 0.5, "dsc_sd": 0.1,
+    ...     "dsc_median": 0.5, "dsc_q1": 0.4, "dsc_q3": 0.6, "tp_rate_mean": 1.0,
+    ...     "tp_rate_sd": 0.0, "fp_mean": 0.3, "fp_sd": 0.5, "fn_rate_mean": 0.0,
+    ...     "fn_rate_sd": 0.0, "f1_mean": 0.9, "f1_sd": 0.1}])
+    >>> detection_display(t).rows[0][2]
+    '0.500 ± 0.100'
+    """
+    rows = [
+        [
+            str(r["method"]),
+            fmt(r["n"]),
+            _mean_sd(r["dsc_mean"], r["dsc_sd"]),
+            _median_iqr(r["dsc_median"], r["dsc_q1"], r["dsc_q3"]),
+            _mean_sd(r["tp_rate_mean"], r["tp_rate_sd"]),
+            _mean_sd(r["fp_mean"], r["fp_sd"]),
+            _mean_sd(r["fn_rate_mean"], r["fn_rate_sd"]),
+            _mean_sd(r["f1_mean"], r["f1_sd"]),
+        ]
+        for r in table.to_dict("records")
+    ]
+    cols = [
+        "Method",
+        "Cases",
+        "DSC mean ± SD",
+        "DSC median [IQR]",
+        "TP rate",
+        "FP lesions",
+        "FN rate",
+        "F1",
+    ]
+    return HtmlTable(cols, rows, [False] + [True] * 7)
+
+
+def overlap_display(cases: pd.DataFrame) -> HtmlTable:
+    """Mean FPV and FNV (ml) per method, with the share of cases without any FP or FN volume.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"method": ["m", "m"], "fpv": [0.0, 2.0], "fnv": [1.0, 1.0]})
+    >>> overlap_display(c).rows
+    [['m', '1.00 ± 1.41', '0.500', '1.00 ± 0', '0']]
+    """
+    rows = []
+    for method, g in cases.groupby("method", sort=False):
+        fpv = pd.to_numeric(g["fpv"], errors="coerce")
+        fnv = pd.to_numeric(g["fnv"], errors="coerce")
+        rows.append(
+            [
+                str(method),
+                _mean_sd(fpv.mean(), fpv.std(ddof=1)),
+                fmt(float((fpv == 0).mean())),
+                _mean_sd(fnv.mean(), fnv.std(ddof=1)),
+                fmt(float((fnv == 0).mean())),
+            ]
+        )
+    cols = ["Method", "FPV (ml) mean ± SD", "share FPV = 0", "FNV (ml) mean ± SD", "share FNV = 0"]
+    return HtmlTable(cols, rows, [False, True, True, True, True])
+
+
+def lesion_summary(lesions: pd.DataFrame, cases: pd.DataFrame | None = None) -> HtmlTable:
+    """Per method: reference lesions found and missed, false-positive lesions, lesion DSC.
+
+    A missed reference lesion has lesion DSC 0. Volumes are medians over lesions (ml).
+
+    Examples
+    --------
+    >>> les = pd.DataFrame({"case_id": ["a"] * 3, "method": "m",
+    ...     "side": ["reference", "reference", "predicted"], "status": ["tp", "fn", "fp"],
+    ...     "volume": [2.0, 0.5, 1.0], "lesion_dsc": [0.8, np.nan, np.nan]})
+    >>> lesion_summary(les).rows[0][:6]
+    ['m', '2', '1', '1', '1', '0.500']
+    """
+    rows = []
+    for method, g in lesions.groupby("method", sort=False):
+        ref = g[g["side"] == "reference"]
+        pred = g[g["side"] == "predicted"]
+        tp = int((ref["status"] == "tp").sum())
+        fn = int((ref["status"] == "fn").sum())
+        fp = int((pred["status"] == "fp").sum())
+        dsc = pd.to_numeric(ref["lesion_dsc"], errors="coerce")
+        dsc = dsc.where(~(dsc.isna() & (ref["status"] == "fn")), 0.0)
+        n_cases = (
+            cases.loc[cases["method"] == method, "case_id"].nunique()
+            if cases is not None and "case_id" in cases
+            else g["case_id"].nunique()
+        )
+        vol = pd.to_numeric(ref["volume"], errors="coerce")
+        rows.append(
+            [
+                str(method),
+                fmt(len(ref)),
+                fmt(tp),
+                fmt(fn),
+                fmt(fp),
+                fmt(tp / (tp + fn)) if tp + fn else "—",
+                fmt(fp / n_cases) if n_cases else "—",
+                fmt(float(dsc.median())) if dsc.notna().any() else "—",
+                fmt(float(vol[ref["status"] == "tp"].median())) if tp else "—",
+                fmt(float(vol[ref["status"] == "fn"].median())) if fn else "—",
+            ]
+        )
+    cols = [
+        "Method",
+        "Reference lesions",
+        "Detected",
+        "Missed",
+        "FP lesions",
+        "Sensitivity",
+        "FP per case",
+        "Median lesion DSC",
+        "Median vol. detected (ml)",
+        "Median vol. missed (ml)",
+    ]
+    return HtmlTable(cols, rows, [False] + [True] * 9)
+
+
+def scenario_display(table: pd.DataFrame) -> HtmlTable:
+    """DSC by scenario: rows = method, columns = scenario (n, median [IQR]).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame([{"method": "m", "scenario": "single", "n": 2, "dsc_median": 0.5,
+    ...                    "dsc_q1": 0.4, "dsc_q3": 0.6, "dsc_mean": 0.5, "dsc_sd": 0.1}])
+    >>> scenario_display(t).rows
+    [['m', '0.500 [0.400, 0.600] (n=2)']]
+    """
+    scenarios = [s for s in ("single", "multiple", "none") if s in set(table["scenario"])]
+    scenarios += sorted(set(table["scenario"]) - set(scenarios) - {""})
+    rows = []
+    for method, g in table.groupby("method", sort=False):
+        by = g.set_index("scenario")
+        row = [str(method)]
+        for s in scenarios:
+            if s in by.index:
+                r = by.loc[s]
+                row.append(
+                    f"{_median_iqr(r['dsc_median'], r['dsc_q1'], r['dsc_q3'])} (n={int(r['n'])})"
+                )
+            else:
+                row.append("—")
+        rows.append(row)
+    cols = ["Method"] + [
+        f"{s} lesion{'s' if s == 'multiple' else ''}" if s != "none" else "no lesion"
+        for s in scenarios
+    ]
+    return HtmlTable(cols, rows, [False] + [True] * len(scenarios))
+
+
+def threshold_display(table: pd.DataFrame, scenario: str, unit: str = "ml") -> HtmlTable:
+    """Median DSC above each volume threshold for one scenario: rows = method.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"method": "m", "scenario": "all", "threshold": [0.0, 4.0],
+    ...                   "n": [2, 1], "median_dsc": [0.6, 0.8]})
+    >>> threshold_display(t, "all").columns
+    ['Method', '≥ 0 ml', '≥ 4.00 ml']
+    """
+    sub = table[table["scenario"] == scenario]
+    thresholds = sorted(set(sub["threshold"]))
+    rows = []
+    for method, g in sub.groupby("method", sort=False):
+        by = g.set_index("threshold")
+        rows.append(
+            [str(method)]
+            + [
+                f"{fmt(by.loc[t, 'median_dsc'])} (n={int(by.loc[t, 'n'])})"
+                if t in by.index
+                else "—"
+                for t in thresholds
+            ]
+        )
+    return HtmlTable(
+        ["Method"] + [f"≥ {fmt(t)} {unit}" for t in thresholds],
+        rows,
+        [False] + [True] * len(thresholds),
+    )
+
+
+def dmax_display(table: pd.DataFrame) -> HtmlTable:
+    """DSC per Dmax quartile group: rows = method, columns = G0–G3 with their Dmax ranges.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"case_id": list("ab"), "method": "m", "dsc": [0.2, 0.4],
+    ...                   "group": ["G0", "G3"], "low": [1.0, 5.0], "high": [2.0, 9.0]})
+    >>> dmax_display(t).columns
+    ['Method', 'G0 (1.00–2.00 cm)', 'G3 (5.00–9.00 cm)']
+    """
+    groups = [g for g in ("G0", "G1", "G2", "G3") if g in set(table["group"].dropna())]
+    edges = {g: table[table["group"] == g][["low", "high"]].iloc[0] for g in groups}
+    rows = []
+    for method, g in table.groupby("method", sort=False):
+        row = [str(method)]
+        for grp in groups:
+            d = pd.to_numeric(g[g["group"] == grp]["dsc"], errors="coerce").dropna()
+            if d.empty:
+                row.append("—")
+            else:
+                q1, med, q3 = np.percentile(d, [25, 50, 75])
+                row.append(f"{_median_iqr(med, q1, q3)} (n={len(d)})")
+        rows.append(row)
+    cols = ["Method"] + [f"{g} ({fmt(edges[g]['low'])}–{fmt(edges[g]['high'])} cm)" for g in groups]
+    return HtmlTable(cols, rows, [False] + [True] * len(groups))
+
+
+def generic(df: pd.DataFrame | None) -> HtmlTable:
+    """Any table, with cells formatted (used for failures and comparisons)."""
+    return frame_table(df)
+
+
+def comparison_display(table: pd.DataFrame, alpha: float = 0.05) -> HtmlTable:
+    """Paired comparisons: rows = (other method, metric), the two CCCs and their difference.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame([{"metric": "tmtv", "stat": "ccc", "a": "A", "b": "B", "estimate": 0.1,
+    ...     "ci_low": 0.02, "ci_high": 0.2, "p_value": 0.01, "n": 20, "stat_a": 0.95,
+    ...     "stat_b": 0.85, "n_boot": 2000, "note": ""}])
+    >>> comparison_display(t).rows
+    [['B', 'TMTV', '0.950', '0.850', '0.100', '[0.020, 0.200]', '0.010', '20', '']]
+    """
+    rows = [
+        [
+            str(r["b"]),
+            metric_label(str(r["metric"])),
+            fmt(r["stat_a"]),
+            fmt(r["stat_b"]),
+            fmt(r["estimate"]),
+            fmt_ci(r["ci_low"], r["ci_high"]),
+            fmt_p(r["p_value"]),
+            fmt(r["n"]),
+            "" if pd.isna(r.get("note")) else str(r.get("note", "")),
+        ]
+        for r in table.to_dict("records")
+    ]
+    level = f"{100 * (1 - alpha):.4g}%"
+    cols = ["Other method", "Metric", "Best", "Other", "Difference", f"{level} CI", "p", "n",
+            "Note"]  # fmt: skip
+    return HtmlTable(cols, rows, [False, False, True, True, True, True, True, True, False])

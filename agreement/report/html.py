@@ -1,0 +1,231 @@
+"""Render the report context into one self-contained ``index.html`` (jinja2, autoescape on).
+
+Everything that reaches the page goes through the template's autoescaping: case ids, method
+names and file names from the user's file system are never trusted. Figures are embedded as
+``data:`` URIs, so the page fetches nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+#: Largest SVG (bytes) embedded as vector; larger figures are embedded as PNG.
+MAX_INLINE_SVG = 400_000
+
+
+@dataclass(frozen=True)
+class HtmlTable:
+    """A table ready for the template: header, formatted cells, numeric-column flags."""
+
+    columns: list[str]
+    rows: list[list[str]]
+    numeric: list[bool] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """Format one cell: numbers with a precision that suits their size, NaN as an em dash.
+
+    Examples
+    --------
+    >>> [fmt(0.98765), fmt(12.3456), fmt(1234.5), fmt(float("nan")), fmt(3), fmt(True)]
+    ['0.988', '12.35', '1,234', '—', '3', 'yes']
+    """
+    if value is None:
+        return "—"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        x = float(value)
+        if math.isnan(x):
+            return "—"
+        if math.isinf(x):
+            return "∞" if x > 0 else "−∞"
+        ax = abs(x)
+        if ax >= 1000:
+            return f"{x:,.0f}"
+        if ax >= 100:
+            return f"{x:.1f}"
+        if ax >= 1:
+            return f"{x:.2f}"
+        if ax == 0:
+            return "0"
+        if ax < 10 ** (-digits):
+            return f"{x:.2e}"
+        return f"{x:.{digits}f}"
+    if isinstance(value, str):
+        return value
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return "—"
+    return str(value)
+
+
+def fmt_p(p: Any) -> str:
+    """Format a p value (``<0.001`` below one in a thousand).
+
+    Examples
+    --------
+    >>> fmt_p(0.00001), fmt_p(0.0423), fmt_p(float("nan"))
+    ('<0.001', '0.042', '—')
+    """
+    if p is None or (isinstance(p, (float, np.floating)) and math.isnan(p)):
+        return "—"
+    return "<0.001" if float(p) < 0.001 else f"{float(p):.3f}"
+
+
+def fmt_ci(low: Any, high: Any) -> str:
+    """Format an interval as ``[low, high]``, or an em dash when both ends are missing.
+
+    Examples
+    --------
+    >>> fmt_ci(0.81234, 0.95), fmt_ci(float("nan"), float("nan"))
+    ('[0.812, 0.950]', '—')
+    """
+    if pd.isna(low) and pd.isna(high):
+        return "—"
+    return f"[{fmt(low)}, {fmt(high)}]"
+
+
+def frame_table(
+    df: pd.DataFrame | None, *, labels: Mapping[str, str] | None = None, max_rows: int = 2000
+) -> HtmlTable:
+    """Turn any DataFrame into an :class:`HtmlTable` (cells formatted with :func:`fmt`).
+
+    Examples
+    --------
+    >>> t = frame_table(pd.DataFrame({"method": ["a"], "dsc": [0.5]}))
+    >>> t.columns, t.rows, t.numeric
+    (['method', 'dsc'], [['a', '0.500']], [False, True])
+    """
+    if df is None or len(df) == 0:
+        return HtmlTable([], [], [])
+    df = df.head(max_rows)
+    labels = labels or {}
+    columns = [labels.get(str(c), str(c)) for c in df.columns]
+    numeric = [
+        pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
+        for c in df.columns
+    ]
+    rows = [[fmt(v) for v in row] for row in df.itertuples(index=False, name=None)]
+    return HtmlTable(columns, rows, numeric)
+
+
+def image_src(svg: bytes | None, png: bytes | None) -> str:
+    """A ``data:`` URI for a figure: the SVG when small enough, otherwise the PNG.
+
+    Examples
+    --------
+    >>> image_src(b"<svg/>", None)[:26]
+    'data:image/svg+xml;base64,'
+    """
+    if svg is not None and (png is None or len(svg) <= MAX_INLINE_SVG):
+        return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
+    if png is None:
+        raise ValueError("a figure needs SVG or PNG bytes")
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def environment() -> jinja2.Environment:
+    """The jinja2 environment of the report: package templates, autoescape always on."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("agreement.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fmt"] = fmt
+    env.filters["fmt_p"] = fmt_p
+    return env
+
+
+def render_html(context: Mapping[str, Any], *, template: str = "report.html.j2") -> str:
+    """Render the report template with ``context``; every value is HTML-escaped.
+
+    Examples
+    --------
+    >>> ctx = minimal_context()
+    >>> ctx["summary"]["methods"] = ["<script>alert(1)</script>"]
+    >>> html = render_html(ctx)
+    >>> "<script>alert(1)" in html, "&lt;script&gt;alert(1)" in html
+    (False, True)
+    """
+    return environment().get_template(template).render(**context)
+
+
+def minimal_context() -> dict[str, Any]:
+    """The smallest context the template accepts (used by examples and tests)."""
+    empty = HtmlTable([], [], [])
+    return {
+        "title": "Agreement report",
+        "alpha": 0.05,
+        "created": "",
+        "version": "",
+        "summary": {
+            "n_cases": 0,
+            "n_methods": 0,
+            "methods": [],
+            "metrics": [],
+            "layout": "",
+            "source": "",
+            "n_failed": 0,
+        },
+        "case_counts": empty,
+        "failed": empty,
+        "notes": [],
+        "metric_sections": [],
+        "overview": empty,
+        "figures": [],
+        "detection": empty,
+        "detection_note": "",
+        "overlap": empty,
+        "lesion_summary": empty,
+        "lesion_note": "",
+        "stratified": [],
+        "stratified_note": "",
+        "comparison": {"best": "", "rule": "", "table": empty, "note": "", "stat": "ccc"},
+        "definitions": [],
+        "parameters": empty,
+        "references": [],
+        "about": {"versions": empty, "command": "", "time": "", "inputs": empty, "timings": empty},
+    }
+
+
+def strength_class(label: Any) -> str:
+    """CSS class of a McBride strength label (``poor`` … ``almost perfect``).
+
+    Examples
+    --------
+    >>> strength_class("almost perfect"), strength_class("poor"), strength_class(None)
+    ('s-best', 's-poor', '')
+    """
+    text = str(label).lower() if isinstance(label, str) else ""
+    return {
+        "almost perfect": "s-best",
+        "substantial": "s-good",
+        "moderate": "s-mid",
+        "poor": "s-poor",
+    }.get(text, "")
+
+
+def join_nonempty(parts: Sequence[str], sep: str = "; ") -> str:
+    """Join the non-empty strings of ``parts``.
+
+    Examples
+    --------
+    >>> join_nonempty(["a", "", "b"])
+    'a; b'
+    """
+    return sep.join(p for p in parts if p)
