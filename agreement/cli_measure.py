@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 TABLES = ("measurements", "cases", "lesions")
 
-_EXISTING_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+# Folders are checked by the layout code, which raises a one-line InputError naming them
+# (click's own check prints a three-line usage error).
+_FOLDER = click.Path(path_type=Path)
 
 
 def measure_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -29,9 +31,9 @@ def measure_options(func: Callable[..., Any]) -> Callable[..., Any]:
     The command receives them as keyword arguments; pass them on to :func:`run_measure`.
     """
     options = [
-        click.option("--reference", type=_EXISTING_DIR, default=None,
+        click.option("--reference", type=_FOLDER, default=None,
                      help="Reference masks (required): flat, nnU-Net labels or autoPET folders."),
-        click.option("--pet", type=_EXISTING_DIR, default=None,
+        click.option("--pet", type=_FOLDER, default=None,
                      help="PET (SUV) volumes (required): flat, nnU-Net images or autoPET."),
         click.option("--connectivity", type=click.Choice(["6", "18", "26"]), default="18",
                      show_default=True, help="Lesion connectivity (18 as in the papers)."),
@@ -39,8 +41,9 @@ def measure_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      default="suvmax", show_default=True, help="Detection rule."),
         click.option("--iou-threshold", type=click.FloatRange(0, 1, min_open=True), default=0.5,
                      show_default=True, help="IoU needed for a match with --criterion iou."),
-        click.option("--label", type=int, default=None,
-                     help="Lesion label value in multi-label masks (default: masks are 0/1)."),
+        click.option("--label", type=click.IntRange(min=1), default=None,
+                     help="Lesion label value (>= 1) in the reference AND predicted masks, e.g. "
+                          "255 for 0/255 masks (default: masks are 0/1)."),
         click.option("--resample", is_flag=True,
                      help="Resample predictions onto the reference grid (nearest neighbour)."),
         click.option("-j", "--workers", type=click.IntRange(min=1), default=None,
@@ -127,6 +130,11 @@ def read_output_table(path: Path) -> pd.DataFrame:
     return read_table(path)
 
 
+def _has_content(path: Path) -> bool:
+    """True for a file or a non-empty folder."""
+    return not path.is_dir() or any(path.iterdir())
+
+
 def _read_previous(folder: Path, fmt: str) -> dict[str, pd.DataFrame] | None:
     if not all((folder / f"{name}.{fmt}").is_file() for name in TABLES):
         return None
@@ -165,7 +173,7 @@ Examples:
   agree merge out/shard_* -o out/all
 """
 )
-@click.argument("pred", type=_EXISTING_DIR)
+@click.argument("pred", type=_FOLDER)
 @measure_options
 @click.option(
     "-o",
@@ -206,6 +214,11 @@ def measure(pred: Path, output: Path, fmt: str, overwrite: bool, resume: bool, d
     if output.exists():
         if resume:
             previous = _read_previous(output, fmt)
+            if previous is None and not overwrite and _has_content(output):
+                raise InputError(
+                    f"{output}: --resume found no {fmt} tables of agree measure there; "
+                    "refusing to replace the folder (pass --overwrite to do so)"
+                )
         elif not overwrite:
             raise InputError(f"{output}: output folder exists; pass --overwrite to replace it")
     if previous is not None:
@@ -249,8 +262,15 @@ def _dry_run(pred: Path, options: dict[str, Any]) -> None:
     click.echo(f"{len(plan.jobs)} case(s), {len(plan.methods)} method(s); nothing measured")
 
 
-@click.command()
-@click.argument("shards", nargs=-1, required=True, type=_EXISTING_DIR)
+@click.command(
+    epilog="""\b
+Examples:
+  agree measure preds/ --reference ref/ --pet pet/ -o out/shard_0 --shard 0/2
+  agree measure preds/ --reference ref/ --pet pet/ -o out/shard_1 --shard 1/2
+  agree merge out/shard_0 out/shard_1 -o out/all
+"""
+)
+@click.argument("shards", nargs=-1, required=True, type=_FOLDER)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True
@@ -267,6 +287,10 @@ def merge(shards: tuple[Path, ...], output: Path, fmt: str, overwrite: bool) -> 
     frames: dict[str, list[pd.DataFrame]] = {name: [] for name in names}
     owner: dict[tuple[str, str], Path] = {}
     for folder in shards:
+        if not folder.is_dir():
+            raise InputError(
+                f"{folder}: {'not a folder' if folder.exists() else 'folder not found'}"
+            )
         for name in names:
             path = folder / f"{name}.{fmt}"
             if not path.is_file():

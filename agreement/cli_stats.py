@@ -8,11 +8,11 @@ import click
 
 
 @click.command("stats")
-@click.argument("measurements", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("measurements", type=click.Path(path_type=Path))
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     required=True,
     help="Agreement table to write (.csv, .tsv or .parquet).",
 )
@@ -51,7 +51,13 @@ import click
     show_default=True,
     help="Resamples for bootstrap CCC intervals and the TDI upper limit (0: none).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the resampling.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the resampling.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 def stats(
     measurements: Path,
@@ -82,7 +88,8 @@ def stats(
     from agreement.tables import UnpairedWarning, read_measurements, table_format, write_table
 
     table_format(output)
-
+    if output.is_dir():
+        raise InputError(f"{output}: is a folder; give the agreement table's file name")
     if output.exists() and not overwrite:
         raise InputError(f"{output}: output file exists; pass --overwrite to replace it")
     with warnings.catch_warnings(record=True) as caught:

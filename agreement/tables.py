@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from agreement.atomic import atomic_path
@@ -96,12 +97,24 @@ def read_table(
     """
     path = Path(path)
     kind = table_format(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a table file")
     if not path.is_file():
         raise InputError(f"{path}: file not found")
     try:
         if kind == "parquet":
             return pd.read_parquet(path)
-        return pd.read_csv(path, sep="\t" if kind == "tsv" else ",", dtype=dtype)
+        with warnings.catch_warnings():
+            # index_col=False: a trailing delimiter must not shift every column by one;
+            # a row with more values than the header has columns is an error, not data loss
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(
+                path, sep="\t" if kind == "tsv" else ",", dtype=dtype, index_col=False
+            )
+    except pd.errors.ParserWarning:
+        raise InputError(
+            f"{path}: cannot read table: a row has more values than the header has columns"
+        ) from None
     except ImportError as exc:
         raise InputError(f"{path}: reading Parquet needs pyarrow ({exc})") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
@@ -153,8 +166,8 @@ def validate_measurements(
     """Check a measurements table and return a clean copy.
 
     Errors (:class:`~agreement.errors.InputError`, one line naming ``source``):
-    missing columns, an empty table, non-numeric ``reference``/``predicted``, duplicate
-    (case_id, method, metric) rows, and NaN values (unless ``nan_policy="omit"``, which
+    missing columns, an empty table, non-numeric or infinite ``reference``/``predicted``,
+    duplicate (case_id, method, metric) rows, and NaN values (unless ``nan_policy="omit"``, which
     drops those rows with a warning). Warnings (:class:`UnpairedWarning`): a case
     measured for one method but not another within a metric (each method's statistics
     stay valid; method comparisons use the common cases), and a reference value that
@@ -189,6 +202,9 @@ def validate_measurements(
         if bad.any():
             raise InputError(f"{source}: non-numeric {col} in {_rows(bad, out)}")
         out[col] = values.astype(float)
+    inf = np.isinf(out["reference"]) | np.isinf(out["predicted"])
+    if inf.any():
+        raise InputError(f"{source}: infinite reference/predicted value in {_rows(inf, out)}")
     dup = out.duplicated(KEY, keep=False)
     if dup.any():
         first = out.loc[dup, KEY].drop_duplicates().head(3).itertuples(index=False)

@@ -85,3 +85,39 @@ def test_help_shows_examples():
     assert res.exit_code == 0
     assert "agree stats tables/measurements.csv -o agreement.csv" in res.output
     assert "--bootstrap" in res.output and "--tdi-p" in res.output
+
+
+def test_infinite_value_exit_2_one_line(tmp_path, measurements):
+    # review: inf reached the statistics and ended in a ValueError traceback (exit 1)
+    bad = tmp_path / "inf.csv"
+    df = pd.read_csv(measurements)
+    df.loc[2, "predicted"] = np.inf
+    df.to_csv(bad, index=False)
+    res = _run(bad, "-o", tmp_path / "a.csv")
+    assert res.exit_code == 2, res.output
+    assert res.output.strip().splitlines() == [
+        f"Error: {bad}: infinite reference/predicted value in row 3 (case_id=c2)"
+    ]
+    assert not (tmp_path / "a.csv").exists()
+
+
+def test_folders_instead_of_files_exit_2_one_line(tmp_path, measurements):
+    # review: click printed a three-line usage error for a folder given as MEASUREMENTS or -o
+    folder = tmp_path / "tables.csv"
+    folder.mkdir()
+    res = _run(folder, "-o", tmp_path / "a.csv")
+    assert res.exit_code == 2
+    assert res.output.strip().splitlines() == [f"Error: {folder}: is a folder, not a table file"]
+    res = _run(measurements, "-o", folder)
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1
+    assert f"{folder}: is a folder" in res.output
+
+
+def test_negative_seed_is_a_usage_error(measurements, tmp_path):
+    # review: --seed -1 ended in numpy's ValueError traceback
+    res = _run(measurements, "-o", tmp_path / "a.csv", "--bootstrap", "20", "--seed", "-1")
+    assert res.exit_code == 2 and "Traceback" not in res.output and "--seed" in res.output
+    from agreement import ccc
+
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        ccc([1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.5, 4.0], ci="bootstrap", seed=-1)

@@ -137,3 +137,34 @@ def test_case_ids_keep_leading_zeros(tmp_path):
     path = tmp_path / "m.csv"
     path.write_text("case_id,method,metric,reference,predicted\n001,m,tmtv,1,1.5\n010,m,tmtv,2,2\n")
     assert read_measurements(path)["case_id"].tolist() == ["001", "010"]
+
+
+def test_infinite_values_named():
+    # review: inf passed validation and crashed `agree stats` with a traceback (exit 1)
+    df = _df()
+    df.loc[4, "predicted"] = np.inf
+    with pytest.raises(
+        InputError, match=r"infinite reference/predicted value in row 5 \(case_id=c2\)"
+    ):
+        validate_measurements(df)
+
+
+def test_trailing_delimiter_does_not_shift_columns(tmp_path):
+    # review: pandas took the first column as the index when every row ended in ",", so
+    # method became the case id, metric the method ... (spreadsheet exports do this)
+    path = tmp_path / "m.csv"
+    path.write_text("case_id,method,metric,reference,predicted\nc1,m,tmtv,1,1.5,\nc2,m,tmtv,2,2,\n")
+    table = read_measurements(path)
+    assert table["case_id"].tolist() == ["c1", "c2"]
+    assert table["metric"].tolist() == ["tmtv", "tmtv"]
+    assert table["predicted"].tolist() == [1.5, 2.0]
+
+
+def test_row_with_extra_values_is_an_error(tmp_path):
+    # review: rows with one value too many were silently read shifted by one column
+    path = tmp_path / "m.csv"
+    path.write_text(
+        "case_id,method,metric,reference,predicted\nc1,m,tmtv,1,1.5,9\nc2,m,tmtv,2,2,7\n"
+    )
+    with pytest.raises(InputError, match="m.csv: cannot read table: a row has more values"):
+        read_measurements(path)

@@ -38,6 +38,7 @@ LESION_TABLE_COLUMNS = [
     "tla", "dmax", "status", "matched_id", "lesion_dsc",
 ]  # fmt: skip
 FAILED_COLUMNS = ["case_id", "method", "reason"]
+PET_GRID_HINT = "the PET must be on the reference grid (--resample moves predictions only)"
 
 
 def scenario(n_reference_lesions: int) -> str:
@@ -154,7 +155,7 @@ def measure_job(job: CaseJob, **options: Any) -> CaseResult:
     try:
         ref_vol = load_volume(job.reference)
         pet_vol = load_volume(job.pet, dtype=np.float32)
-        check_same_grid(ref_vol, pet_vol)
+        check_same_grid(ref_vol, pet_vol, hint=PET_GRID_HINT)
         ref_mask = mask_array(ref_vol, label=opts["label"])
         pet = pet_array(pet_vol)
         ref = analyse(ref_mask, pet, ref_vol.spacing, opts["connectivity"])

@@ -199,6 +199,8 @@ def measure_cohort(
     'measured 1 case(s) × 1 method(s) = 1 row(s)'
     """
     check_connectivity(connectivity)
+    if label is not None and (isinstance(label, bool) or label < 1):
+        raise ValueError(f"label must be a positive lesion label value, got {label!r}")
     check_detection_args(criterion, iou_threshold, compat)
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")

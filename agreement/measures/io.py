@@ -173,8 +173,8 @@ def _check_header(path: Path, header: object, affine: np.ndarray) -> None:
     zooms = np.array(header.get_zooms()[:3], dtype=float)  # type: ignore[attr-defined]
     if zooms.size == 3 and not np.allclose(zooms, spacing, rtol=1e-3, atol=1e-4):
         warnings.warn(
-            f"{path}: pixdim {tuple(zooms.round(4))} differs from the affine's voxel size "
-            f"{tuple(spacing.round(4))}; using the affine",
+            f"{path}: pixdim {_mm(zooms)} differs from the affine's voxel size "
+            f"{_mm(spacing)}; using the affine",
             UserWarning,
             stacklevel=4,
         )
@@ -189,6 +189,11 @@ def _check_header(path: Path, header: object, affine: np.ndarray) -> None:
                 UserWarning,
                 stacklevel=4,
             )
+
+
+def _mm(values: np.ndarray) -> str:
+    """``(2, 2, 3)``: voxel sizes for messages (plain numbers, not numpy reprs)."""
+    return "(" + ", ".join(f"{float(v):.6g}" for v in values) + ")"
 
 
 def _read_itk(path: Path, dtype: np.dtype | type | None) -> tuple[np.ndarray, np.ndarray]:
@@ -221,7 +226,13 @@ def _read_itk(path: Path, dtype: np.dtype | type | None) -> tuple[np.ndarray, np
     return array, lps_to_ras @ affine
 
 
-def check_same_grid(reference: Volume, other: Volume, *, atol: float = 1e-3) -> None:
+def check_same_grid(
+    reference: Volume,
+    other: Volume,
+    *,
+    atol: float = 1e-3,
+    hint: str = "pass --resample to resample it",
+) -> None:
     """Raise :class:`InputError` unless ``other`` has ``reference``'s shape and affine.
 
     Parameters
@@ -229,6 +240,8 @@ def check_same_grid(reference: Volume, other: Volume, *, atol: float = 1e-3) -> 
     reference, other : Volume
     atol : float
         Tolerance on every affine entry (mm).
+    hint : str
+        What the message tells the user to do.
 
     Examples
     --------
@@ -247,10 +260,7 @@ def check_same_grid(reference: Volume, other: Volume, *, atol: float = 1e-3) -> 
         problem = f"affine differs by up to {diff:.4g} mm"
     else:
         return
-    raise InputError(
-        f"{other.name}: grid differs from {reference.name}: {problem}; "
-        "pass --resample to resample it"
-    )
+    raise InputError(f"{other.name}: grid differs from {reference.name}: {problem}; {hint}")
 
 
 def resample_nearest(moving: Volume, target: Volume) -> Volume:

@@ -155,7 +155,7 @@ def find_images(folder: str | Path, role: str, wanted: set[str] | None = None) -
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError(f"{folder}: not a folder")
+        raise InputError(f"{folder}: {'not a folder' if folder.exists() else 'folder not found'}")
     autopet = _autopet(folder, role)
     if autopet is not None:
         return autopet
@@ -219,7 +219,7 @@ def find_predictions(folder: str | Path) -> Predictions:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError(f"{folder}: not a folder")
+        raise InputError(f"{folder}: {'not a folder' if folder.exists() else 'folder not found'}")
     top = _images(folder)
     groups: dict[str, list[Path]] = {}
     if top:

@@ -167,7 +167,7 @@ def analyse(
     """Label ``mask`` once (on its bounding box) and compute every per-lesion statistic.
 
     ``mask`` must be a boolean 3-D array and ``pet`` an array of the same shape (None: SUV
-    statistics are 0).
+    statistics are 0). NaN or infinite PET values inside the mask raise ValueError.
 
     Examples
     --------
@@ -199,6 +199,9 @@ def analyse(
         suv = np.zeros(len(points))
     else:
         suv = np.asarray(pet[tuple(points.T)], dtype=np.float64)
+        if not np.isfinite(suv).all():  # SUVmax would skip a NaN while SUVmean became NaN
+            bad = int(np.count_nonzero(~np.isfinite(suv)))
+            raise ValueError(f"pet has {bad} NaN or infinite value(s) inside the mask")
     voxels = np.bincount(lab, minlength=n + 1)[1:]
     suv_sum = np.bincount(lab, weights=suv, minlength=n + 1)[1:]
     # SUVmax voxel: the first (raster order) voxel among each lesion's maxima (np.argmax rule).

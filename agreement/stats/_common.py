@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import numbers
 from typing import Any, Literal
 
 import numpy as np
@@ -48,7 +49,7 @@ class Result:
 
 def check_alpha(alpha: float, *, upper: float = 1.0) -> float:
     """Raise ValueError unless ``0 < alpha < upper``."""
-    if not isinstance(alpha, (int, float)) or not 0 < alpha < upper:
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < upper:
         raise ValueError(f"alpha must be in (0, {upper}), got {alpha!r}")
     return float(alpha)
 
@@ -97,6 +98,35 @@ def paired(
     return x, y
 
 
+def pow2_scale(*arrays: np.ndarray) -> float:
+    """A power of two bringing the largest magnitude near 1 when powers would over/underflow.
+
+    1.0 while every magnitude lies in [1e-50, 1e50] (then results are bit-identical); scaling
+    by a power of two is exact, so statistics of the scaled data equal those of the data.
+
+    Examples
+    --------
+    >>> pow2_scale(np.array([3.0, -40.0])), pow2_scale(np.array([2.0**200])) * 2.0**200
+    (1.0, 0.5)
+    """
+    m = max((float(np.max(np.abs(a), initial=0.0)) for a in arrays), default=0.0)
+    if m == 0.0 or 1e-50 <= m <= 1e50:
+        return 1.0
+    return math.ldexp(1.0, -math.frexp(m)[1])
+
+
+def sd1(d: np.ndarray) -> float:
+    """Sample SD (ddof = 1) without overflow or underflow of the squares.
+
+    Examples
+    --------
+    >>> sd1(np.array([1e200, 2e200, 3e200])) / 1e200
+    1.0
+    """
+    s = pow2_scale(d)
+    return float((d * s).std(ddof=1)) / s
+
+
 def prefixed(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
     """Prefix keys: ``estimate`` becomes ``prefix`` and other keys ``prefix_key``.
 
@@ -125,8 +155,17 @@ def bootstrap_indices(n: int, n_boot: int, seed: int | None) -> np.ndarray:
     >>> bootstrap_indices(4, 2, 0).shape
     (2, 4)
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     return rng.integers(0, n, size=(n_boot, n))
+
+
+def check_seed(seed: int | None) -> int | None:
+    """Raise ValueError unless ``seed`` is None or a non-negative integer."""
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+    ):
+        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+    return seed
 
 
 def check_n_boot(n_boot: int, *, allow_zero: bool = False) -> int:
@@ -165,9 +204,9 @@ def resample_counts(n: int, n_boot: int, seed: int | None) -> np.ndarray:
     >>> resample_counts(3, 2, 0).sum(axis=1).tolist()
     [3.0, 3.0]
     """
-    if seed is None:
+    if check_seed(seed) is None:
         return _counts(bootstrap_indices(n, n_boot, None), n)
-    return _cached_counts(n, n_boot, seed)
+    return _cached_counts(n, n_boot, int(seed))
 
 
 @functools.lru_cache(maxsize=32)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Literal
 
@@ -11,7 +12,17 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import optimize, special, stats
 
-from agreement.stats._common import MIN_N, NanPolicy, Result, check_alpha, check_choice, fmt, paired
+from agreement.stats._common import (
+    MIN_N,
+    NanPolicy,
+    Result,
+    check_alpha,
+    check_choice,
+    fmt,
+    paired,
+    pow2_scale,
+    sd1,
+)
 
 LOA_CI_METHODS = ("ba1986", "ba1999", "exact")
 
@@ -88,17 +99,20 @@ def tolerance_factor(n: int, content: float, confidence: float) -> float:
 
 def _ols_slope(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """OLS slope of y on x and its two-sided t-test p (n - 2 df)."""
+    sx, sy = pow2_scale(x), pow2_scale(y)  # exact rescaling: no overflow of the squares
+    x, y = x * sx, y * sy
     n = x.size
     dx, dy = x - x.mean(), y - y.mean()
     sxx = float(dx @ dx)
     slope = float(dx @ dy) / sxx
     resid = dy - slope * dx
+    unscaled = slope * sx / sy
     if n < 3:
-        return slope, math.nan
+        return unscaled, math.nan
     se = math.sqrt(float(resid @ resid) / (n - 2) / sxx)
     if se == 0:
-        return slope, 0.0 if slope != 0 else math.nan
-    return slope, float(2 * special.stdtr(n - 2, -abs(slope) / se))
+        return unscaled, 0.0 if slope != 0 else math.nan
+    return unscaled, float(2 * special.stdtr(n - 2, -abs(slope) / se))
 
 
 def _loa_intervals(
@@ -168,7 +182,7 @@ def bland_altman(
     check_choice("loa_ci", loa_ci, LOA_CI_METHODS)
     if (
         isinstance(multiplier, bool)
-        or not isinstance(multiplier, (int, float))
+        or not isinstance(multiplier, numbers.Real)
         or not multiplier > 0
     ):
         raise ValueError(f"multiplier must be > 0, got {multiplier!r}")
@@ -179,7 +193,7 @@ def bland_altman(
         return BlandAltmanResult.undefined(n, f"n = {n} < {MIN_N}", **known)
     d = pred - ref
     bias = float(d.mean())
-    sd = float(d.std(ddof=1))
+    sd = sd1(d)
     if sd == 0:
         note = "differences are constant (SD 0): intervals and slope undefined"
         return BlandAltmanResult.undefined(

@@ -19,6 +19,7 @@ from agreement.stats._common import (
     check_n_boot,
     fmt,
     paired,
+    pow2_scale,
     resample_counts,
 )
 
@@ -97,6 +98,8 @@ def bootstrap_ccc_ci(
     constant, which leaves the CCC unchanged). Resamples in which the predicted or the
     reference values are all equal are left out (counted in the note).
     """
+    scale = pow2_scale(x, y)  # exact rescaling: no overflow of the moments
+    x, y = x * scale, y * scale
     n = x.size
     shift = (x.mean() + y.mean()) / 2
     xs, ys = x - shift, y - shift
@@ -191,6 +194,8 @@ def ccc(
     if ci == "bootstrap":
         n_boot = check_n_boot(n_boot)
     x, y = paired(predicted, reference, nan_policy)
+    scale = pow2_scale(x, y)  # CCC is scale invariant; avoids overflow of the moments
+    x, y = x * scale, y * scale
     n = x.size
     if n < MIN_N:
         return CCCResult.undefined(n, f"n = {n} < {MIN_N}", ci_method=ci)

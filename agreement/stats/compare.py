@@ -17,6 +17,7 @@ from agreement.stats._common import (
     check_choice,
     check_n_boot,
     fmt,
+    pow2_scale,
     quantile_rows,
 )
 from agreement.stats.ccc import ccc_rows
@@ -92,10 +93,13 @@ def _compare_one(
             n, "; ".join(filter(None, [f"n = {n} < {MIN_N}", note])), **known
         )
     f = _stat_rows(stat, opts["delta"], opts["tdi_p"], opts["relative"])
+    scale = pow2_scale(xa, ya, xb, yb)  # exact rescaling: no overflow of the squares
+    xa, ya, xb, yb = xa * scale, ya * scale, xb * scale, yb * scale
+    unit = 1.0 if stat in ("ccc", "cp") else scale  # the others are in the data's unit
     with np.errstate(invalid="ignore", divide="ignore"):
-        stat_a, stat_b = float(f(xa, ya)), float(f(xb, yb))
+        stat_a, stat_b = float(f(xa, ya)) / unit, float(f(xb, yb)) / unit
         idx = bootstrap_indices(n, opts["n_boot"], opts["seed"])
-        diff = f(xa[idx], ya[idx]) - f(xb[idx], yb[idx])
+        diff = (f(xa[idx], ya[idx]) - f(xb[idx], yb[idx])) / unit
     ok = np.isfinite(diff)
     if math.isnan(stat_a) or math.isnan(stat_b) or not ok.any():
         return CompareResult.undefined(

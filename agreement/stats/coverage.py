@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Literal
 
@@ -10,7 +11,16 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special, stats
 
-from agreement.stats._common import MIN_N, NanPolicy, Result, check_alpha, check_choice, fmt, paired
+from agreement.stats._common import (
+    MIN_N,
+    NanPolicy,
+    Result,
+    check_alpha,
+    check_choice,
+    fmt,
+    paired,
+    pow2_scale,
+)
 
 
 @dataclass(frozen=True, repr=False)
@@ -74,6 +84,8 @@ def binomial_interval(k: int, n: int, alpha: float, method: str) -> tuple[float,
 
 def lin_cp(d: np.ndarray, kappa: float, alpha: float) -> tuple[float, float, str]:
     """Lin et al. (2002) parametric CP and its one-sided logit lower limit."""
+    scale = pow2_scale(d)  # exact rescaling (CP is scale invariant): no overflow
+    d, kappa = d * scale, kappa * scale
     n = d.size
     mu = float(d.mean())
     sd = math.sqrt(float(((d - mu) ** 2).sum()) / (n - 3))
@@ -141,7 +153,7 @@ def coverage_probability(
     alpha = check_alpha(alpha)
     check_choice("method", method, ("empirical", "lin"))
     check_choice("ci", ci, ("wilson", "clopper_pearson"))
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
+    if isinstance(delta, bool) or not isinstance(delta, numbers.Real) or not delta > 0:
         raise ValueError(f"delta must be > 0, got {delta!r}")
     x, y = paired(predicted, reference, nan_policy)
     n = x.size

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 from numpy.typing import ArrayLike
 from scipy import special
 
-from agreement.stats._common import MIN_N, NanPolicy, Result, check_alpha, fmt, paired
+from agreement.stats._common import MIN_N, NanPolicy, Result, check_alpha, fmt, paired, sd1
 
 
 @dataclass(frozen=True, repr=False)
@@ -81,7 +82,7 @@ def tost(
     (True, 2.06)
     """
     alpha = check_alpha(alpha, upper=0.5)
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin > 0:
+    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not margin > 0:
         raise ValueError(f"margin must be > 0, got {margin!r}")
     x, y = paired(predicted, reference, nan_policy)
     n = x.size
@@ -90,7 +91,7 @@ def tost(
     d = x - y
     mean_d = float(d.mean())
     bound = float(margin * abs(y.mean())) if relative else float(margin)
-    sd = float(d.std(ddof=1))
+    sd = sd1(d)
     df = n - 1
     se = sd / math.sqrt(n)
     half = float(special.stdtrit(df, 1 - alpha)) * se

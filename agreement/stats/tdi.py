@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,6 +20,7 @@ from agreement.stats._common import (
     check_n_boot,
     fmt,
     paired,
+    pow2_scale,
     resample_counts,
     weighted_quantiles,
 )
@@ -55,13 +57,15 @@ def lin_tdi(d: np.ndarray, p: float, alpha: float) -> tuple[float, float]:
     ``e² = Σd²/(n-1)``, ``W = ln e²``, ``s_W² = 2(1 - mean(d)⁴/e⁴)/(n-2)``,
     TDI = ``Φ⁻¹(1-(1-p)/2)·e``, upper limit ``Φ⁻¹(1-(1-p)/2)·exp((W + z_{1-α} s_W)/2)``.
     """
+    scale = pow2_scale(d)  # exact rescaling: no overflow of d**4
+    d = d * scale
     n = d.size
     e2 = float((d**2).sum()) / (n - 1)
     mu = float(d.mean())
     var_w = 2 * (1 - mu**4 / e2**2) / (n - 2)
     q = float(stats.norm.ppf(1 - (1 - p) / 2))
     upper_w = math.log(e2) + float(stats.norm.ppf(1 - alpha)) * math.sqrt(max(var_w, 0.0))
-    return q * math.sqrt(e2), q * math.exp(upper_w / 2)
+    return q * math.sqrt(e2) / scale, q * math.exp(upper_w / 2) / scale
 
 
 def tdi(
@@ -110,7 +114,7 @@ def tdi(
     """
     alpha = check_alpha(alpha)
     check_choice("method", method, ("empirical", "lin"))
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p < 1:
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 < p < 1:
         raise ValueError(f"p must be in (0, 1), got {p!r}")
     n_boot = check_n_boot(n_boot, allow_zero=True)
     x, y = paired(predicted, reference, nan_policy)

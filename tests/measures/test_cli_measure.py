@@ -169,6 +169,17 @@ def test_resample_option(tmp_path, nifti):
     assert m.loc["tmtv", "predicted"] == pytest.approx(27 * 0.012)  # 3×3×3 voxels of 12 µl
 
 
+def test_pet_on_another_grid_does_not_suggest_resample(tmp_path, nifti):
+    # review: the error told the user to "pass --resample", which only moves predictions
+    paths = nifti.cohort(tmp_path, cases=("c1",))
+    nifti.write(paths["pet"] / "c1.nii.gz", np.ones((10, 10, 11), np.float32))
+    res = run(*measure_args(paths, tmp_path / "out", "--resample", "--strict"))
+    assert res.exit_code == 2, res.output
+    line = error_line(res)
+    assert "pet/c1.nii.gz: grid differs" in line and "the PET must be on the reference grid" in line
+    assert "pass --resample" not in line
+
+
 def test_dry_run_lists_cases_and_writes_nothing(tmp_path, nifti):
     paths = nifti.cohort(tmp_path)
     res = run(*measure_args(paths, tmp_path / "out", "--dry-run"))
@@ -210,6 +221,40 @@ def test_resume_measures_only_missing_cases(tmp_path, nifti):
     )
 
 
+def test_resume_never_replaces_a_folder_without_tables(tmp_path, nifti):
+    # review: --resume on an existing folder without measure tables (a typo in -o) replaced
+    # the whole folder, deleting the user's files
+    paths = nifti.cohort(tmp_path, cases=("c1",))
+    out = tmp_path / "project"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    res = run(*measure_args(paths, out, "--resume"))
+    assert res.exit_code == 2, res.output
+    assert "--resume found no csv tables" in error_line(res)
+    assert (out / "notes.txt").read_text() == "keep me"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run(*measure_args(paths, empty, "--resume")).exit_code == 0
+
+
+@pytest.mark.parametrize("role", ["pred", "ref", "pet"])
+def test_missing_folder_is_one_line(tmp_path, nifti, role):
+    # review: click printed a three-line usage error for a missing PRED/--reference/--pet
+    paths = nifti.cohort(tmp_path, cases=("c1",))
+    paths[role] = tmp_path / "nope"
+    res = run(*measure_args(paths, tmp_path / "out"))
+    assert res.exit_code == 2, res.output
+    assert error_line(res) == f"Error: {tmp_path / 'nope'}: folder not found"
+    assert not (tmp_path / "out").exists()
+    merged = run("merge", tmp_path / "nope", "-o", tmp_path / "m")
+    assert merged.exit_code == 2 and error_line(merged).endswith("nope: folder not found")
+
+
+def test_merge_help_shows_examples():
+    res = CliRunner().invoke(agree, ["merge", "--help"])
+    assert res.exit_code == 0 and "agree merge out/shard_0 out/shard_1 -o out/all" in res.output
+
+
 def test_parquet_and_workers(tmp_path, nifti):
     paths = nifti.cohort(tmp_path, cases=("c1", "c2"))
     args = list(measure_args(paths, tmp_path / "out", "--format", "parquet"))
@@ -242,3 +287,15 @@ def test_resume_retries_failed_cases(tmp_path, nifti):
     assert "resume: kept 1 finished case(s)" in res.output
     assert pd.read_csv(out / "cases.csv").case_id.tolist() == ["c1", "c2"]
     assert not (out / "failed.csv").exists()
+
+
+def test_label_zero_is_refused(tmp_path, nifti):
+    # review: --label 0 made the whole background one "lesion" in every mask
+    paths = nifti.cohort(tmp_path, cases=("c1",))
+    res = run(*measure_args(paths, tmp_path / "out", "--label", "0"))
+    assert res.exit_code == 2 and "--label" in res.output
+    assert not (tmp_path / "out").exists()
+    from agreement.measures.cohort import measure_cohort
+
+    with pytest.raises(ValueError, match="label must be a positive"):
+        measure_cohort(paths["pred"], paths["ref"], paths["pet"], label=0, progress=False)

@@ -27,8 +27,12 @@ def test_spacing_from_affine_and_pixdim_warning(tmp_path):
     img = nib.Nifti1Image(np.zeros((4, 5, 6), np.uint8), np.diag([-2.0, 2.0, 3.0, 1.0]))
     img.header.set_zooms((1.0, 1.0, 1.0))  # pixdim disagrees with the affine
     nib.save(img, tmp_path / "a.nii.gz")
-    with pytest.warns(UserWarning, match="pixdim"):
+    with pytest.warns(UserWarning, match="pixdim") as caught:
         v = load_volume(tmp_path / "a.nii.gz")
+    # review: the message showed numpy reprs, "(np.float64(1.0), ...)"
+    assert "pixdim (1, 1, 1) differs from the affine's voxel size (2, 2, 3)" in str(
+        caught[0].message
+    )
     assert v.spacing == (2.0, 2.0, 3.0)
     assert v.array.shape == (4, 5, 6) and v.array.dtype == np.uint8
 

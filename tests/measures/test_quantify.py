@@ -127,3 +127,18 @@ def test_fortran_ordered_arrays_give_the_same_tables(brute):
     a = lesions(ref, pet, spacing)
     b = lesions(np.asfortranarray(ref), np.asfortranarray(pet), spacing)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_nan_pet_inside_the_mask_raises():
+    # review: a NaN SUV in a lesion gave SUVmean = NaN but a finite SUVmax that silently
+    # skipped the NaN voxel; NaN outside the mask is harmless
+    mask = np.zeros((4, 4, 4), bool)
+    mask[1, 1, 1:3] = True
+    pet = np.full(mask.shape, 2.0)
+    pet[0, 0, 0] = np.nan
+    assert quantify(mask, pet, (2.0, 2.0, 2.0))["suv_max"] == 2.0
+    pet[1, 1, 1] = np.nan
+    with pytest.raises(ValueError, match="pet has 1 NaN or infinite value"):
+        quantify(mask, pet, (2.0, 2.0, 2.0))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        lesions(mask, np.where(mask, np.inf, 1.0), (2.0, 2.0, 2.0))

@@ -106,3 +106,27 @@ def test_degenerate_and_invalid():
             compare_methods(table, "A", "B", **kwargs)
     with pytest.raises(ValueError, match="not in the table"):
         compare_methods(table, "A", "C")
+
+
+@pytest.mark.parametrize("stat", ["ccc", "mae", "loa_width"])
+def test_huge_values_compare_like_scaled_ones(stat):
+    # review: at 1e200 the squared moments overflowed and every resample was "undefined"
+    ref = np.array([10.0, 12.0, 8.0, 20.0, 15.0, 9.0])
+    a = pd.DataFrame(
+        {
+            "case_id": list("abcdef"),
+            "method": "A",
+            "metric": "tmtv",
+            "reference": ref,
+            "predicted": [10.5, 11.8, 8.1, 19.5, 15.2, 9.1],
+        }
+    )
+    b = a.assign(method="B", predicted=[13.0, 9.0, 9.5, 24.0, 12.0, 11.0])
+    df = pd.concat([a, b])
+    base = compare_methods(df, "A", "B", stat=stat, metric="tmtv", n_boot=300)
+    big_df = df.assign(reference=df.reference * 1e200, predicted=df.predicted * 1e200)
+    big = compare_methods(big_df, "A", "B", stat=stat, metric="tmtv", n_boot=300)
+    unit = 1.0 if stat == "ccc" else 1e200
+    for name in ("estimate", "ci_low", "ci_high", "stat_a"):
+        assert getattr(big, name) / unit == pytest.approx(getattr(base, name), rel=1e-9)
+    assert big.p_value == base.p_value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -67,3 +68,52 @@ def test_bland_altman_bias_changes_sign_on_swap(xy):
     a, b = bland_altman(x, y), bland_altman(y, x)
     assert a.bias == pytest.approx(-b.bias, abs=1e-9)
     assert a.sd == pytest.approx(b.sd, rel=1e-9, abs=1e-12)
+
+
+def test_numpy_scalar_arguments_are_accepted():
+    # review: margin=np.int64(1), alpha=np.float32(0.05), p=np.float32(0.9) ... raised
+    # "must be > 0" although they are valid numbers (e.g. values taken from an array)
+    from agreement import bland_altman, coverage_probability, tdi, tost
+
+    x, y = [1.0, 2.0, 3.0, 4.5, 5.0], [1.1, 2.0, 2.9, 4.0, 5.2]
+    assert tost(x, y, margin=np.int64(1), relative=False).upper == 1.0
+    assert tost(x, y, alpha=np.float32(0.05)).p_value == pytest.approx(tost(x, y).p_value)
+    assert tdi(x, y, p=np.float64(0.9), n_boot=0).p == 0.9
+    assert bland_altman(x, y, multiplier=np.int32(2)).multiplier == 2.0
+    assert coverage_probability(x, y, delta=np.float32(0.25)).delta == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="alpha"):
+        tost(x, y, alpha=True)
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-300, 1e80])
+def test_huge_and_tiny_values_give_the_scaled_results(scale):
+    # review: at 1e200 the squares overflowed: CCC NaN without a note, TOST p = 0.5 and
+    # "not equivalent"; at 1e-300 they underflowed and CCC claimed "both constant".
+    # Every statistic is scale equivariant, so the results must be those at scale 1.
+    from agreement import tdi
+    from agreement.stats.table import agreement_table
+
+    x = np.array([1.0, 2.0, 3.5, 4.0, 2.2, 5.1])
+    y = np.array([1.1, 2.0, 3.0, 4.2, 2.0, 4.8])
+    for f, fields in [
+        (ccc, ["estimate", "ci_low", "ci_high", "pearson_r", "accuracy"]),
+        (tost, ["p_lower", "p_upper", "equivalent"]),
+        (bland_altman, ["slope", "slope_p"]),
+        (lambda a, b: coverage_probability(a, b, method="lin"), ["estimate", "ci_low"]),
+    ]:
+        base, big = f(x, y), f(x * scale, y * scale)
+        for name in fields:
+            assert getattr(big, name) == pytest.approx(getattr(base, name), rel=1e-9), name
+    for f, fields in [
+        (tost, ["mean_diff", "ci_low", "ci_high", "upper"]),
+        (bland_altman, ["bias", "sd", "loa_low", "loa_high"]),
+        (lambda a, b: tdi(a, b, method="lin"), ["estimate", "ci_high"]),
+    ]:
+        base, big = f(x, y), f(x * scale, y * scale)
+        for name in fields:
+            assert getattr(big, name) / scale == pytest.approx(getattr(base, name), rel=1e-9)
+    df = pd.DataFrame({"case_id": list("abcdef"), "method": "m", "metric": "tmtv",
+                       "reference": y * scale, "predicted": x * scale})  # fmt: skip
+    boot = agreement_table(df, bootstrap=200)
+    base = agreement_table(df.assign(reference=y, predicted=x), bootstrap=200)
+    assert boot.loc[0, "ccc_ci_low"] == pytest.approx(base.loc[0, "ccc_ci_low"], rel=1e-9)
