@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 user error (one line naming the file and the problem), 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -19,13 +20,36 @@ class UserError(click.ClickException):
 
 
 class AgreeGroup(click.Group):
-    """Turn :class:`InputError` raised anywhere below a command into a :class:`UserError`."""
+    """A click group whose user errors are one line on stderr and exit code 2.
+
+    :class:`InputError` raised anywhere below a command becomes a :class:`UserError`, and
+    click's own usage errors (a bad option value, a missing argument) are printed as one
+    ``Error: ...`` line instead of the usage block.
+    """
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except InputError as exc:
             raise UserError(str(exc).splitlines()[0] if str(exc) else repr(exc)) from None
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx is not None else self.name
+            message = " ".join(exc.format_message().split())
+            click.echo(f"Error: {message} (see '{command} --help')", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
 
 
 @click.group(cls=AgreeGroup, context_settings={"help_option_names": ["-h", "--help"]})
