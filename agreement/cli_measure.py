@@ -32,9 +32,9 @@ def measure_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """
     options = [
         click.option("--reference", type=_FOLDER, default=None,
-                     help="Reference masks (required): flat, nnU-Net labels or autoPET folders."),
+                     help="Reference masks (needed with a folder of masks): flat, nnU-Net labels or autoPET folders."),
         click.option("--pet", type=_FOLDER, default=None,
-                     help="PET (SUV) volumes (required): flat, nnU-Net images or autoPET."),
+                     help="PET (SUV) volumes (needed with a folder of masks): flat, nnU-Net images or autoPET."),
         click.option("--connectivity", type=click.Choice(["6", "18", "26"]), default="18",
                      show_default=True, help="Lesion connectivity (18 as in the papers)."),
         click.option("--criterion", type=click.Choice(["suvmax", "overlap", "iou"]),

@@ -11,27 +11,8 @@ from typing import Any
 import click
 
 from agreement.cli_measure import measure_options
+from agreement.cli_stats import stats_options
 from agreement.errors import InputError
-
-
-def stats_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The options of ``agree stats`` (same names, defaults and help)."""
-    options = [
-        click.option("--margin", type=click.FloatRange(0, min_open=True), default=0.2, show_default=True,
-                     help="TOST bound as a fraction of |mean reference|."),
-        click.option("--delta", type=click.FloatRange(0, min_open=True), default=0.2, show_default=True,
-                     help="Coverage-probability allowance as a fraction of |reference|."),
-        click.option("--alpha", type=click.FloatRange(0, 0.5, min_open=True, max_open=True), default=0.05,
-                     show_default=True, help="Significance level (TOST one-sided; intervals 1 - alpha)."),
-        click.option("--tdi-p", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
-                     show_default=True, help="Proportion of cases within the total deviation index."),
-        click.option("--bootstrap", type=click.IntRange(0), default=0, show_default=True,
-                     help="Resamples for bootstrap CCC intervals and the TDI upper limit (0: none)."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Seed of the resampling."),
-    ]  # fmt: skip
-    for option in reversed(options):
-        func = option(func)
-    return func
 
 
 def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -241,12 +222,6 @@ def report(source: Path, output: Path, **options: Any) -> None:
     """
     folder = run_report(source, output, **options)
     click.echo(f"report: {folder / 'index.html'}")
-
-
-for _param in report.params:  # SOURCE may be a table, so the folders are optional here
-    if isinstance(_param, click.Option) and _param.name in ("reference", "pet"):
-        _param.required = False
-        _param.help = (_param.help or "").replace("(required)", "(with a folder of masks)")
 
 
 @click.command("demo")

@@ -2,9 +2,67 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
+
+
+def stats_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the statistics options of ``agree stats`` to a command (``agree report`` uses them).
+
+    The command receives ``margin, delta, alpha, tdi_p, bootstrap, seed``.
+    """
+    for option in reversed(_STATS_OPTIONS):
+        func = option(func)
+    return func
+
+
+_STATS_OPTIONS = [
+    click.option(
+        "--margin",
+        type=click.FloatRange(0, min_open=True),
+        default=0.2,
+        show_default=True,
+        help="TOST bound as a fraction of |mean reference|.",
+    ),
+    click.option(
+        "--delta",
+        type=click.FloatRange(0, min_open=True),
+        default=0.2,
+        show_default=True,
+        help="Coverage-probability allowance as a fraction of |reference|.",
+    ),
+    click.option(
+        "--alpha",
+        type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
+        default=0.05,
+        show_default=True,
+        help="Significance level (TOST one-sided; intervals 1 - alpha).",
+    ),
+    click.option(
+        "--tdi-p",
+        type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        default=0.95,
+        show_default=True,
+        help="Proportion of cases within the total deviation index.",
+    ),
+    click.option(
+        "--bootstrap",
+        type=click.IntRange(0),
+        default=0,
+        show_default=True,
+        help="Resamples for bootstrap CCC intervals and the TDI upper limit (0: none).",
+    ),
+    click.option(
+        "--seed",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help="Seed of the resampling.",
+    ),
+]
 
 
 @click.command("stats")
@@ -16,48 +74,7 @@ import click
     required=True,
     help="Agreement table to write (.csv, .tsv or .parquet).",
 )
-@click.option(
-    "--margin",
-    type=click.FloatRange(0, min_open=True),
-    default=0.2,
-    show_default=True,
-    help="TOST bound as a fraction of |mean reference|.",
-)
-@click.option(
-    "--delta",
-    type=click.FloatRange(0, min_open=True),
-    default=0.2,
-    show_default=True,
-    help="Coverage-probability allowance as a fraction of |reference|.",
-)
-@click.option(
-    "--alpha",
-    type=click.FloatRange(0, 0.5, min_open=True, max_open=True),
-    default=0.05,
-    show_default=True,
-    help="Significance level (TOST one-sided; intervals 1 - alpha).",
-)
-@click.option(
-    "--tdi-p",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=0.95,
-    show_default=True,
-    help="Proportion of cases within the total deviation index.",
-)
-@click.option(
-    "--bootstrap",
-    type=click.IntRange(0),
-    default=0,
-    show_default=True,
-    help="Resamples for bootstrap CCC intervals and the TDI upper limit (0: none).",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seed of the resampling.",
-)
+@stats_options
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 def stats(
     measurements: Path,
