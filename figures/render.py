@@ -39,6 +39,8 @@ def render_all(
     cases: pd.DataFrame | None = None,
     lesions: pd.DataFrame | None = None,
     width: str | float = "double",
+    margin: float = 0.2,
+    bland_altman_methods: list[str] | None = None,
     illustrations: bool = False,
 ) -> dict[str, Figure]:
     """Draw every figure whose inputs are present; return them by name, in a stable order.
@@ -60,6 +62,11 @@ def render_all(
         The cases and lesions tables.
     width : {"single", "double"} or float
         Figure width.
+    margin : float
+        Relative margin drawn in the modified Bland-Altman grid (0.2 = ±20% of the mean
+        reference, the papers' TOST margin); pass the ``margin`` the statistics used.
+    bland_altman_methods : list of str, optional
+        Methods that get a classic Bland-Altman figure; every method if None.
     illustrations : bool
         Also draw the data-independent loss illustrations.
 
@@ -91,13 +98,18 @@ def render_all(
     ):
         figs["tost_forest"] = tost_forest(agreement, width=width)
     if _has(measurements, "case_id", "method", "metric", "reference", "predicted"):
-        figs["bland_altman_modified"] = modified_bland_altman(measurements, agreement, width=width)
+        figs["bland_altman_modified"] = modified_bland_altman(
+            measurements, agreement, margin=margin, width=width
+        )
     if _has(agreement, "method", "metric", "cp", "cp_ci_low", "cp_ci_high", "tdi"):
         figs["coverage_tdi"] = coverage_tdi(agreement, width=width)
     if _has(agreement, "method", "metric", "ba_bias") and _has(
         measurements, "reference", "predicted"
     ):
-        for method in pd.unique(measurements["method"]):
+        methods = pd.unique(measurements["method"])
+        if bland_altman_methods is not None:
+            methods = [m for m in methods if m in set(bland_altman_methods)]
+        for method in methods:
             figs[f"bland_altman_{safe_name(method)}"] = bland_altman_plot(
                 measurements, agreement, method=method, width=width
             )

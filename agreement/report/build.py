@@ -93,7 +93,7 @@ FIGURE_TEXT = {
     "bland_altman_modified": (
         "Modified Bland–Altman",
         "Difference (predicted − reference) against the reference value, per metric and "
-        "network; dashed lines at ±20% of the mean reference (the papers' clinical margin), "
+        "network; dashed lines at ±Δ, the TOST margin times the mean reference (the papers used 20%), "
         "dotted line at 0.",
     ),
     "coverage_tdi": (
@@ -270,17 +270,21 @@ def _figures(
     folder: Path,
     width: str,
     best: str | None,
+    margin: float,
 ) -> list[dict[str, str]]:
     from figures.render import render_all, safe_name
 
-    figs = render_all(measurements, agreement=agreement, cases=cases, lesions=lesions, width=width)
     # One classic Bland-Altman plot (the best method's); the grid shows every method.
+    figs = render_all(
+        measurements,
+        agreement=agreement,
+        cases=cases,
+        lesions=lesions,
+        width=width,
+        margin=margin,
+        bland_altman_methods=[best] if best else [],
+    )
     keep = f"bland_altman_{safe_name(best)}" if best else None
-    figs = {
-        k: v
-        for k, v in figs.items()
-        if not k.startswith("bland_altman_") or k in (keep, "bland_altman_modified")
-    }
     folder.mkdir(exist_ok=True)
     out = []
     for name, fig in figs.items():
@@ -485,7 +489,14 @@ def build_report(
             with stage("figures"):
                 _step(bar, "figures")
                 figures = _figures(
-                    measurements, agreement, cases, lesions, tmp / "figures", width, best
+                    measurements,
+                    agreement,
+                    cases,
+                    lesions,
+                    tmp / "figures",
+                    width,
+                    best,
+                    params["margin"],
                 )
             with stage("tables"):
                 _step(bar, "tables")

@@ -15,6 +15,7 @@ from figures.dsc import distributions, dsc_dmax_quartiles, dsc_scenarios, dsc_tm
 from figures.facets import facets, keyed
 from figures.forest import tost_forest
 from figures.radar import ccc_radar
+from figures.render import render_all
 from figures.style import (
     EQUIVALENT_COLOR,
     NOT_EQUIVALENT_COLOR,
@@ -333,3 +334,13 @@ def test_missing_case_columns_are_clear_errors(synth):
         dsc_scenarios(cases.drop(columns=["scenario", "n_reference_lesions"]))
     with pytest.raises(ValueError, match="measurements table: missing column\\(s\\) predicted"):
         modified_bland_altman(synth.measurements(["u/a"], n_cases=3).drop(columns="predicted"))
+
+
+def test_render_all_passes_margin_and_bland_altman_methods(paper_tables):
+    meas, table = paper_tables["measurements"], paper_tables["agreement"]
+    figs = render_all(meas, agreement=table, margin=0.1, bland_altman_methods=["unet/l1dfl"])
+    grid = np.array(figs["bland_altman_modified"].axes).reshape(6, 3)
+    assert hlines(grid[0, 0]) == pytest.approx([-1.0, 0.0, 1.0])  # ±0.1 × mean_reference (10)
+    assert [k for k in figs if k.startswith("bland_altman_") and k != "bland_altman_modified"] == [
+        "bland_altman_unet-l1dfl"
+    ]
