@@ -22,9 +22,9 @@ _EXPORTS: dict[str, str] = {
     "build_network": "segengine.networks",
     "build_loss": "segengine.losses",
     "L1DiceFocalLoss": "segengine.losses",
-    "ensemble": "segengine.ensemble",
+    "ensemble": "segengine.ensembling",
     "make_phantoms": "segengine.data.phantoms",
-    "train": "segengine.train",
+    "train": "segengine.training",
     "predict": "segengine.infer",
     "TrainConfig": "segengine.config",
 }

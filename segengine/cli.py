@@ -21,7 +21,7 @@ def segengine() -> None:
     Typical use:
       segengine phantoms -o phantoms --cases 40 --test-cases 10 --seed 0
       segengine train phantoms --network segresnet --loss l1dfl --fold 0 -o runs
-      segengine predict runs/segresnet-l1dfl-fold* --images phantoms/imagesTs -o pred
+      segengine predict runs/segresnet-l1dfl-fold* --images phantoms/imagesTs -o pred --ensemble majority
       agree report pred --reference phantoms/labelsTs --pet phantoms/imagesTs -o report
     """
 

@@ -1,0 +1,125 @@
+"""``segengine predict``: sliding-window prediction with trained runs, optional ensemble and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from agreement.errors import InputError
+
+
+@click.command(name="predict")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--images",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder of <case>_0000.nii.gz (CT) and <case>_0001.nii.gz (PET).",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output root: <network>/<loss>/<case>.nii.gz.",
+)
+@click.option(
+    "--ensemble",
+    type=click.Choice(["majority", "mean", "weighted"]),
+    help="Combine the runs of each network/loss pair.",
+)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--sw-batch-size", type=int, default=2, show_default=True)
+@click.option("--overlap", type=float, help="Window overlap [default: 0.5; 0.25 with --compat].")
+@click.option(
+    "--mode",
+    type=click.Choice(["gaussian", "constant"]),
+    help="Window blending [default: gaussian; constant with --compat].",
+)
+@click.option("--save-probabilities", is_flag=True, help="Also write <case>_probabilities.npz.")
+@click.option("--resume", is_flag=True, help="Skip cases already predicted.")
+@click.option(
+    "--compat",
+    type=click.Choice(["reference"]),
+    help="The published code's inference settings (overlap 0.25, constant blending).",
+)
+@click.option(
+    "--report",
+    type=click.Path(path_type=Path),
+    help="Then run `agree report` on the output into this folder.",
+)
+@click.option("--reference", type=click.Path(path_type=Path), help="Reference masks for --report.")
+@click.option(
+    "--pet", type=click.Path(path_type=Path), help="PET images for --report [default: --images]."
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing --report folder.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def predict(
+    runs: tuple[Path, ...],
+    images: Path,
+    output: Path,
+    ensemble: str | None,
+    device: str,
+    sw_batch_size: int,
+    overlap: float | None,
+    mode: str | None,
+    save_probabilities: bool,
+    resume: bool,
+    compat: str | None,
+    report: Path | None,
+    reference: Path | None,
+    pet: Path | None,
+    overwrite: bool,
+    no_progress: bool,
+) -> None:
+    """Predict the cases in --images with trained RUNS (run folders or checkpoint files).
+
+    \b
+    Example:
+      segengine predict runs/segresnet-l1dfl-fold* --images phantoms/imagesTs \\
+          -o pred --ensemble majority --report report --reference phantoms/labelsTs
+    """
+    if report is not None and reference is None:
+        raise InputError("--report: needs --reference (the reference masks folder)")
+    for run in runs:
+        if not run.exists():
+            raise InputError(f"{run}: run folder not found")
+    from segengine.infer import predict as run_predict
+
+    try:
+        run_predict(
+            list(runs),
+            images,
+            output,
+            ensemble=ensemble,
+            device=device,
+            sw_batch_size=sw_batch_size,
+            overlap=overlap,
+            mode=mode,
+            save_probabilities=save_probabilities,
+            resume=resume,
+            compat=compat,
+            progress=not no_progress,
+        )
+    except ValueError as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"segengine predict: {exc}") from None
+    click.echo(str(output))
+    if report is not None:
+        from agreement.cli import agree
+
+        args = [
+            "report",
+            str(output),
+            "--reference",
+            str(reference),
+            "--pet",
+            str(pet if pet is not None else images),
+            "-o",
+            str(report),
+        ]
+        args += ["--overwrite"] if overwrite else []
+        args += ["--no-progress"] if no_progress else []
+        agree.main(args=args, prog_name="agree", standalone_mode=False)

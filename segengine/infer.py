@@ -1,0 +1,331 @@
+"""Sliding-window prediction with trained runs, optionally ensembled, on each case's own grid.
+
+Output layout (what ``agree report PRED`` reads, two levels of method folders)::
+
+    OUT/<network>/<loss>/<case>.nii.gz                  uint8 labels on the PET grid, PET affine
+    OUT/<network>/<loss>/<case>_probabilities.npz       optional: float32 (C, *grid) + affine
+    OUT/predict.json                                    runs, checkpoints, settings, weights
+
+Without ``ensemble`` every run gets its own ``<network>/<loss>`` folder (so two folds of the same
+pair must be predicted into different ``OUT`` folders, or ensembled). With ``ensemble`` the runs
+of each network/loss pair are combined (:func:`segengine.ensembling.ensemble`) into that pair's
+folder; ``predict.json`` records the method, the folds and the weights.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from agreement.atomic import atomic_path
+from agreement.errors import InputError
+from segengine.config import TrainConfig
+from segengine.ensembling import METHODS, _check_weights, ensemble
+from segengine.training import load_checkpoint, resolve_device
+
+IMAGE_SUFFIXES = (".nii.gz", ".nii")
+
+
+@dataclass(frozen=True)
+class Run:
+    """A trained run ready to predict: its folder, checkpoint, config and network."""
+
+    folder: Path
+    checkpoint: Path
+    config: TrainConfig
+    model: torch.nn.Module
+    val_dice: float
+
+    @property
+    def method(self) -> str:
+        return f"{self.config.network}/{self.config.loss}"
+
+
+def load_run(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> Run:
+    """Load a run folder (its ``best.pt``) or a checkpoint file inside a run folder.
+
+    Weights load with ``torch.load(weights_only=True)``; a checkpoint that does not fit the
+    network named in ``config.json`` is an :class:`~agreement.errors.InputError`.
+    """
+    from segengine.networks import build_network
+
+    path = Path(path)
+    folder, ckpt = (path.parent, path) if path.is_file() else (path, path / "best.pt")
+    if not folder.is_dir():
+        raise InputError(f"{path}: run folder not found")
+    cfg_path = folder / "config.json"
+    if not cfg_path.is_file():
+        raise InputError(f"{folder}: not a run folder (no config.json)")
+    try:
+        config = TrainConfig.from_dict(json.loads(cfg_path.read_text()))
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{cfg_path}: not a segengine run configuration ({exc})") from exc
+    state = load_checkpoint(ckpt)
+    saved = state.get("config", {}).get("network") if isinstance(state, dict) else None
+    if saved is not None and saved != config.network:
+        raise InputError(
+            f"{ckpt}: checkpoint of network {saved!r}, config.json says {config.network!r}"
+        )
+    try:
+        model = build_network(config.network, **config.network_kwargs)
+        model.load_state_dict(state["model"] if "model" in state else state)
+    except (RuntimeError, KeyError, ValueError) as exc:
+        msg = str(exc).strip().splitlines()[0]
+        raise InputError(f"{ckpt}: weights do not fit network {config.network!r} ({msg})") from exc
+    model.to(device).eval()
+    return Run(folder, ckpt, config, model, float(state.get("best_metric", float("nan"))))
+
+
+def find_cases(images_dir: str | os.PathLike[str]) -> dict[str, tuple[Path, Path]]:
+    """Map case id -> (CT ``<case>_0000``, PET ``<case>_0001``) in an nnU-Net images folder."""
+    images_dir = Path(images_dir)
+    if not images_dir.is_dir():
+        raise InputError(f"{images_dir}: images folder not found")
+    cases: dict[str, tuple[Path, Path]] = {}
+    for ct in sorted(images_dir.iterdir()):
+        for suffix in IMAGE_SUFFIXES:
+            if ct.name.endswith("_0000" + suffix):
+                case = ct.name[: -len("_0000" + suffix)]
+                pet = images_dir / f"{case}_0001{suffix}"
+                if not pet.is_file():
+                    raise InputError(f"{ct}: no PET channel {pet.name} beside it")
+                cases[case] = (ct, pet)
+    if not cases:
+        raise InputError(f"{images_dir}: no <case>_0000.nii.gz / <case>_0001.nii.gz images")
+    return cases
+
+
+def _preprocess(ct: Path, pet: Path, config: TrainConfig) -> Any:
+    """The network input (2, *grid) MetaTensor on the run's resampled, cropped grid."""
+    from segengine.data.transforms import infer_transforms
+    from segengine.training import data_config
+
+    return infer_transforms(data_config(config))({"ct": str(ct), "pet": str(pet)})["image"]
+
+
+def to_original_grid(probabilities: Any, affine: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """Resample ``(C, *grid)`` probabilities (a MetaTensor with its affine) to another grid.
+
+    Channels 1.. are resampled bilinearly with zeros outside the predicted region; channel 0 is
+    ``1 - sum(others)``, so voxels outside the network's field of view are background.
+    """
+    from monai.transforms import SpatialResample
+
+    resample = SpatialResample(mode="bilinear", padding_mode="zeros", dtype=torch.float32)
+    fg = resample(probabilities[1:], dst_affine=torch.as_tensor(affine), spatial_size=tuple(shape))
+    fg = torch.as_tensor(fg).clamp_(0, 1).cpu().numpy()
+    bg = np.clip(1.0 - fg.sum(0, keepdims=True), 0.0, 1.0)
+    return np.concatenate([bg, fg]).astype(np.float32)
+
+
+def _run_probabilities(run: Run, image: Any, device: torch.device, opts: dict) -> Any:
+    from monai.inferers import sliding_window_inference
+
+    with torch.inference_mode():
+        logits = sliding_window_inference(
+            image[None].to(device),
+            roi_size=run.config.patch_size,
+            sw_batch_size=opts["sw_batch_size"],
+            predictor=run.model,
+            overlap=opts["overlap"],
+            mode=opts["mode"],
+        )
+        probs = torch.softmax(torch.as_tensor(logits).float(), dim=1)[0].cpu()
+    from monai.data import MetaTensor
+
+    return MetaTensor(probs.as_subclass(torch.Tensor), affine=image.affine)
+
+
+def _write_nifti(path: Path, array: np.ndarray, reference: Any) -> None:
+    import nibabel as nib
+
+    header = reference.header.copy()
+    header.set_data_dtype(array.dtype)
+    img = nib.Nifti1Image(array, reference.affine, header)
+    img.set_qform(reference.affine, code=int(reference.header["qform_code"]) or 1)
+    img.set_sform(reference.affine, code=int(reference.header["sform_code"]) or 1)
+    with atomic_path(path) as tmp:
+        data = img.to_bytes()
+        tmp.write_bytes(gzip.compress(data, compresslevel=1) if path.suffix == ".gz" else data)
+
+
+def predict(
+    runs: Sequence[str | os.PathLike[str]],
+    images_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    ensemble: Literal["majority", "mean", "weighted"] | None = None,
+    device: str = "auto",
+    sw_batch_size: int = 2,
+    overlap: float | None = None,
+    mode: Literal["gaussian", "constant"] | None = None,
+    save_probabilities: bool = False,
+    resume: bool = False,
+    compat: Literal["reference"] | None = None,
+    progress: bool = True,
+) -> Path:
+    """Predict every case of ``images_dir`` with trained runs; return ``out_dir``.
+
+    Parameters
+    ----------
+    runs : sequence of paths
+        Run folders (their ``best.pt``) or checkpoint files inside run folders.
+    images_dir : path
+        ``<case>_0000.nii.gz`` (CT) and ``<case>_0001.nii.gz`` (PET) files.
+    out_dir : path
+        Output root; masks go to ``out_dir/<network>/<loss>/<case>.nii.gz``.
+    ensemble : {"majority", "mean", "weighted"}, optional
+        Combine the runs of each network/loss pair; ``"weighted"`` uses each run's best
+        validation Dice as its weight.
+    device : str
+        ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda[:N]"``.
+    sw_batch_size : int
+        Windows per forward pass (≥ 2 avoids PyTorch's slow batch-1 CPU convolution).
+    overlap, mode : float, str, optional
+        Sliding-window overlap and blending; default 0.5 and ``"gaussian"``, or the papers' 0.25
+        and ``"constant"`` under ``compat="reference"``.
+    save_probabilities : bool
+        Also write ``<case>_probabilities.npz`` (``probabilities`` (C, *grid), ``affine``).
+    resume : bool
+        Skip cases whose outputs already exist.
+    compat : {"reference"}, optional
+        The published code's inference settings.
+    progress : bool
+        Show a progress bar over cases.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir``.
+
+    Examples
+    --------
+    >>> from segengine.infer import default_window
+    >>> default_window(None, None, compat="reference")
+    (0.25, 'constant')
+    """
+    import nibabel as nib
+    from tqdm.auto import tqdm
+
+    if ensemble is not None and ensemble not in METHODS:
+        raise ValueError(f"ensemble must be None or one of {METHODS}, got {ensemble!r}")
+    if sw_batch_size < 1:
+        raise ValueError(f"sw_batch_size must be >= 1, got {sw_batch_size}")
+    overlap, mode = default_window(overlap, mode, compat=compat)
+    if not runs:
+        raise InputError("predict: no run folders given")
+    dev = resolve_device(device)
+    cases = find_cases(images_dir)
+    out_dir = Path(out_dir)
+    loaded = [load_run(r, dev) for r in runs]
+    groups: dict[str, list[Run]] = {}
+    for run in loaded:
+        if ensemble is None and run.method in groups:
+            raise InputError(
+                f"{run.folder}: a second {run.method} run; pass --ensemble or predict it into "
+                "another output folder"
+            )
+        groups.setdefault(run.method, []).append(run)
+    weights = {}
+    if ensemble == "weighted":
+        for method, group in groups.items():
+            w = [r.val_dice for r in group]
+            bad = [str(r.checkpoint) for r in group if not np.isfinite(r.val_dice)]
+            if bad:
+                raise InputError(f"{bad[0]}: no validation Dice to weight the ensemble with")
+            weights[method] = w
+            _check_weights(w, len(w))  # warns once when the weights are nearly equal
+    opts = {"sw_batch_size": sw_batch_size, "overlap": overlap, "mode": mode}
+
+    for case, (ct, pet) in tqdm(cases.items(), desc="predict", disable=not progress):
+        todo = {}
+        for method in groups:
+            folder = out_dir / method
+            target = folder / f"{case}.nii.gz"
+            prob_file = folder / f"{case}_probabilities.npz"
+            done = target.is_file() and (not save_probabilities or prob_file.is_file())
+            if not (resume and done):
+                todo[method] = (target, prob_file)
+        if not todo:
+            continue
+        pet_img = nib.load(str(pet))
+        shape = pet_img.shape[:3]
+        inputs: dict[tuple, Any] = {}
+        for method, (target, prob_file) in todo.items():
+            stack = []
+            for run in groups[method]:
+                key = (run.config.spacing, run.config.compat)
+                if key not in inputs:
+                    inputs[key] = _preprocess(ct, pet, run.config)
+                probs = _run_probabilities(run, inputs[key], dev, opts)
+                stack.append(to_original_grid(probs, pet_img.affine, shape))
+            stacked = np.stack(stack)
+            rule = ensemble or "mean"  # one run: the mean is the run itself
+            labels, mean = _combine(stacked, rule, weights.get(method))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if save_probabilities:
+                with atomic_path(prob_file) as tmp:
+                    with tmp.open("wb") as fh:
+                        np.savez_compressed(fh, probabilities=mean, affine=pet_img.affine)
+            _write_nifti(target, labels.astype(np.uint8), pet_img)
+
+    _write_manifest(out_dir, groups, ensemble, weights, opts, compat)
+    return out_dir
+
+
+def _combine(stacked: np.ndarray, rule: str, weights: Any) -> tuple[np.ndarray, np.ndarray]:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # near-equal weights were warned about once
+        return ensemble(stacked, rule, weights, return_probabilities=True)
+
+
+def default_window(
+    overlap: float | None, mode: str | None, *, compat: str | None = None
+) -> tuple[float, str]:
+    """Resolve the sliding-window overlap and blending mode (explicit values win)."""
+    if compat not in (None, "reference"):
+        raise ValueError(f"compat must be None or 'reference', got {compat!r}")
+    ref = compat == "reference"
+    overlap = (0.25 if ref else 0.5) if overlap is None else float(overlap)
+    mode = ("constant" if ref else "gaussian") if mode is None else mode
+    if not 0 <= overlap < 1:
+        raise ValueError(f"overlap must be in [0, 1), got {overlap}")
+    if mode not in ("gaussian", "constant"):
+        raise ValueError(f"mode must be 'gaussian' or 'constant', got {mode!r}")
+    return overlap, mode
+
+
+def _write_manifest(
+    out_dir: Path, groups: dict, method: Any, weights: dict, opts: dict, compat: Any
+) -> None:
+    import monai
+
+    manifest = {
+        "ensemble": method,
+        "compat": compat,
+        **opts,
+        "methods": {
+            m: {
+                "runs": [str(r.folder) for r in g],
+                "checkpoints": [str(r.checkpoint) for r in g],
+                "folds": [r.config.fold for r in g],
+                "val_dice": [r.val_dice for r in g],
+                "weights": weights.get(m),
+            }
+            for m, g in groups.items()
+        },
+        "versions": {"torch": torch.__version__, "monai": monai.__version__},
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / "predict.json") as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
