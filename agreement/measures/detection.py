@@ -152,9 +152,15 @@ def detect_labelled(
         fn = n_ref - tp
         fp = int((~pred_tp).sum())
 
-    missed = float("nan") if compat == "reference" else 0.0
-    ref_dsc = _pair_dsc(reference, predicted, inter, ref_match, np.arange(n_ref), True, missed)
-    pred_dsc = _pair_dsc(reference, predicted, inter, pred_match, np.arange(n_pred), False, missed)
+    if compat == "reference":
+        dsc_ref_match, dsc_pred_match, missed = ref_match, pred_match, float("nan")
+    else:  # paper 001 §2.7.2: lesion DSC pairs by voxel overlap, whatever the detection rule
+        dsc_ref_match, dsc_pred_match = _largest_overlap(inter)
+        missed = 0.0
+    ref_dsc = _pair_dsc(reference, predicted, inter, dsc_ref_match, np.arange(n_ref), True, missed)
+    pred_dsc = _pair_dsc(
+        reference, predicted, inter, dsc_pred_match, np.arange(n_pred), False, missed
+    )
     matches = pd.DataFrame(
         {
             "side": ["reference"] * n_ref + ["predicted"] * n_pred,
@@ -171,6 +177,16 @@ def detect_labelled(
         columns=MATCH_COLUMNS,
     )
     return DetectionResult(tp, fp, fn, f1_score(tp, fp, fn), criterion, compat, matches)
+
+
+def _largest_overlap(inter: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each reference and each predicted lesion, the most-overlapping partner (0: none)."""
+    n_pred, n_ref = inter.shape
+    if n_pred == 0 or n_ref == 0:
+        return np.zeros(n_ref, dtype=np.int64), np.zeros(n_pred, dtype=np.int64)
+    ref = np.where(inter.max(axis=0) > 0, inter.argmax(axis=0) + 1, 0)
+    pred = np.where(inter.max(axis=1) > 0, inter.argmax(axis=1) + 1, 0)
+    return ref, pred
 
 
 def _pair_dsc(

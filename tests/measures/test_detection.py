@@ -61,7 +61,40 @@ def test_suvmax_rule_matches_definition(seed, brute):
     assert (res.tp, res.fp, res.fn) == _suvmax_oracle(ref, pred, pet, brute)
     assert res.tp + res.fn == brute.label(ref)[1]
     ref_rows = res.matches[res.matches.side == "reference"]
-    assert (ref_rows.lesion_dsc[ref_rows.status == "fn"] == 0).all()
+    assert ref_rows.lesion_dsc.tolist() == pytest.approx(_overlap_lesion_dsc(ref, pred, brute))
+
+
+def _overlap_lesion_dsc(ref, pred, brute):
+    """Paper 001 §2.7.2 written directly: each reference lesion against the predicted lesion
+    it overlaps most (any shared voxel is a match); no overlap gives DSC 0."""
+    gl, gn = brute.label(ref)
+    pl, pn = brute.label(pred)
+    out = []
+    for j in range(1, gn + 1):
+        g = gl == j
+        shared = [np.sum(g & (pl == i)) for i in range(1, pn + 1)]
+        if not shared or max(shared) == 0:
+            out.append(0.0)
+            continue
+        i = int(np.argmax(shared)) + 1
+        out.append(2 * max(shared) / (g.sum() + (pl == i).sum()))
+    return out
+
+
+def test_lesion_dsc_pairs_by_overlap_even_when_the_suvmax_voxel_is_missed():
+    # The prediction covers 3 of the lesion's 4 voxels but not its SUVmax voxel: not detected
+    # (FN, DESIGN §5), yet its lesion DSC is 2·3/(4+3) (paper 001 §2.7.2), not 0.
+    ref = np.zeros((3, 3, 8), bool)
+    ref[1, 1, 0:4] = True
+    pred = np.zeros_like(ref)
+    pred[1, 1, 1:4] = True
+    pet = np.ones(ref.shape)
+    pet[1, 1, 0] = 9.0
+    res = detect(ref, pred, pet)
+    assert (res.tp, res.fp, res.fn) == (0, 1, 1)
+    row = res.matches[res.matches.side == "reference"].iloc[0]
+    assert row.status == "fn"
+    assert row.lesion_dsc == pytest.approx(6 / 7)
 
 
 def _two_lesions_one_blob():
@@ -87,7 +120,8 @@ def test_one_blob_over_two_lesions_both_semantics():
     assert rows.loc[("reference", 2), "status"] == "tp"
     assert rows.loc[("reference", 1), "status"] == "fn"
     assert math.isnan(rows.loc[("reference", 1), "lesion_dsc"])  # NaN in compat
-    assert fixed.matches.lesion_dsc.tolist() == pytest.approx([2 * 3 / 12, 2 * 4 / 13, 2 * 3 / 12])
+    # lesion DSC pairs by largest overlap (paper 001 §2.7.2): P is paired with G2 (4 > 3 voxels)
+    assert fixed.matches.lesion_dsc.tolist() == pytest.approx([2 * 3 / 12, 2 * 4 / 13, 2 * 4 / 13])
 
 
 def test_overlap_without_suvmax_voxel_double_penalty_in_compat():
