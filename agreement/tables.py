@@ -22,6 +22,8 @@ MEASUREMENT_COLUMNS = ("case_id", "method", "metric", "reference", "predicted")
 OPTIONAL_COLUMNS = ("network", "loss", "fold", "unit")
 KEY = ["case_id", "method", "metric"]
 
+METRICS: tuple[str, ...] = ("suv_max", "suv_mean", "tla", "tmtv", "lesion_count", "dmax")
+"""The six clinical measures, in the papers' order."""
 CANONICAL_UNITS: dict[str, str] = {
     "suv_max": "SUV",
     "suv_mean": "SUV",

@@ -18,6 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from agreement.atomic import atomic_path
+from agreement.tables import CANONICAL_UNITS, METRICS
+from agreement.tables import METRIC_LABELS as _LABELS
 
 # Okabe-Ito, with the yellow moved back (hard to read as text or thin lines on white).
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442", "#000000"]
@@ -52,28 +54,9 @@ LINE_COLOR = "#000000"
 
 WIDTHS = {"single": 3.5, "double": 7.2}
 
-METRIC_LABELS = {
-    "suv_max": "SUVmax",
-    "suv_mean": "SUVmean",
-    "tla": "TLA",
-    "tmtv": "TMTV",
-    "lesion_count": "Lesion count",
-    "dmax": "Dmax",
-    "dsc": "DSC",
-    "fpv": "FPV",
-    "fnv": "FNV",
-}
-METRIC_UNITS = {
-    "suv_max": "SUV",
-    "suv_mean": "SUV",
-    "tla": "SUV·ml",
-    "tmtv": "ml",
-    "lesion_count": "count",
-    "dmax": "cm",
-    "fpv": "ml",
-    "fnv": "ml",
-}
-METRIC_ORDER = ["suv_max", "suv_mean", "tla", "tmtv", "lesion_count", "dmax"]
+METRIC_LABELS = {**_LABELS, "dsc": "DSC", "fpv": "FPV", "fnv": "FNV"}
+METRIC_UNITS = {**CANONICAL_UNITS, "fpv": "ml", "fnv": "ml"}
+METRIC_ORDER = list(METRICS)
 FORMATS = ("pdf", "svg", "png")
 
 RC = {

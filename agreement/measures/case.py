@@ -26,7 +26,9 @@ from agreement.measures.io import (
 from agreement.measures.layout import CaseJob, case_stem
 from agreement.measures.lesions import LabelledMask, analyse
 from agreement.measures.overlap import intersections, overlap_of
-from agreement.measures.quantify import METRICS, UNITS, measures_of
+from agreement.measures.quantify import measures_of
+from agreement.tables import CANONICAL_UNITS as UNITS
+from agreement.tables import METRICS
 
 MEASUREMENT_COLUMNS = ["case_id", "method", "metric", "reference", "predicted", "unit"]
 CASE_COLUMNS = [

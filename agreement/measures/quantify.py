@@ -8,16 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from agreement.measures.lesions import LabelledMask, analyse, as_mask, check_pair
-
-METRICS = ("suv_max", "suv_mean", "tla", "tmtv", "lesion_count", "dmax")
-UNITS = {
-    "suv_max": "SUV",
-    "suv_mean": "SUV",
-    "tla": "SUV·ml",
-    "tmtv": "ml",
-    "lesion_count": "count",
-    "dmax": "cm",
-}
+from agreement.tables import METRICS
 
 
 def measures_of(lm: LabelledMask) -> dict[str, float]:

@@ -9,24 +9,9 @@ import numpy as np
 import pandas as pd
 
 from agreement.report.html import HtmlTable, fmt, fmt_ci, fmt_p, frame_table, strength_class
+from agreement.tables import METRIC_LABELS, METRICS
 
-CANONICAL_ORDER = ["suv_max", "suv_mean", "tla", "tmtv", "lesion_count", "dmax"]
-LABELS = {
-    "suv_max": "SUVmax",
-    "suv_mean": "SUVmean",
-    "tla": "TLA",
-    "tmtv": "TMTV",
-    "lesion_count": "Lesion count",
-    "dmax": "Dmax",
-}
-UNITS = {
-    "suv_max": "SUV",
-    "suv_mean": "SUV",
-    "tla": "SUV·ml",
-    "tmtv": "ml",
-    "lesion_count": "count",
-    "dmax": "cm",
-}
+CANONICAL_ORDER = list(METRICS)
 
 
 def metric_label(metric: str) -> str:
@@ -37,11 +22,7 @@ def metric_label(metric: str) -> str:
     >>> metric_label("suv_max"), metric_label("my_metric")
     ('SUVmax', 'my_metric')
     """
-    try:
-        from agreement.tables import METRIC_LABELS
-    except ImportError:  # the tables module is optional for the labels
-        METRIC_LABELS = LABELS
-    return str(METRIC_LABELS.get(metric, LABELS.get(metric, metric)))
+    return str(METRIC_LABELS.get(metric, metric))
 
 
 def ordered_metrics(metrics: Sequence[str]) -> list[str]:
