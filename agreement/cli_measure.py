@@ -85,7 +85,7 @@ def run_measure(
         resample=bool(options.get("resample")),
         workers=options.get("workers"),
         shard=shard,
-        progress=not options.get("no_progress", False),
+        progress=options.get("progress_bar") or not options.get("no_progress", False),
         strict=bool(options.get("strict")),
         compat=options.get("compat"),
         skip_cases=options.get("skip_cases", ()),

@@ -98,11 +98,38 @@ def run_report(
     **options: Any,
 ) -> Path:
     """The body of ``agree report`` (also used by ``agree demo``); returns the report folder."""
-    from agreement.report.build import build_report
-
     if output.exists() and not overwrite:
         raise InputError(f"{output}: output folder exists; pass --overwrite to replace it")
-    progress = not options.get("no_progress", False)
+    progress: Any = not options.get("no_progress", False)
+    if progress:  # one display for the whole run: cases while measuring, then the report steps
+        from tqdm.auto import tqdm
+
+        progress = tqdm(total=5, desc="report", unit="step", leave=False)
+    try:
+        return _run_report(source, output, reference, pet, cases, lesions, failed, overwrite,
+                           n_boot, width, fmt, progress, **options)  # fmt: skip
+    finally:
+        if progress:
+            progress.close()
+
+
+def _run_report(
+    source: Path,
+    output: Path,
+    reference: Path | None,
+    pet: Path | None,
+    cases: Path | None,
+    lesions: Path | None,
+    failed: Path | None,
+    overwrite: bool,
+    n_boot: int,
+    width: str,
+    fmt: str,
+    progress: Any,
+    **options: Any,
+) -> Path:
+    from agreement.report.build import build_report
+
     stats = {k: options[k] for k in STATS_KEYS if k in options}
     timings: dict[str, float] = {}
     if source.is_dir():
@@ -113,7 +140,7 @@ def run_report(
         from agreement.cli_measure import run_measure
 
         start = time.perf_counter()
-        result = run_measure(source, reference, pet, **options)
+        result = run_measure(source, reference, pet, progress_bar=progress or None, **options)
         timings["measure"] = time.perf_counter() - start
         if len(result.cases) == 0:
             reason = result.failed["reason"].iloc[0] if len(result.failed) else "no case measured"

@@ -152,7 +152,7 @@ def measure_cohort(
     resample: bool = False,
     workers: int | None = None,
     shard: str | tuple[int, int] | None = None,
-    progress: bool = True,
+    progress: Any = True,
     strict: bool = False,
     compat: str | None = None,
     skip_cases: Collection[str] = (),
@@ -175,8 +175,9 @@ def measure_cohort(
         Parallel processes (joblib); default ``SLURM_CPUS_PER_TASK`` or the usable CPUs.
     shard : "K/N" or (K, N), optional
         Measure only cases K, K+N, K+2N, ... of the sorted case list (0-based K).
-    progress : bool
-        Show a tqdm progress bar on stderr.
+    progress : bool or tqdm
+        Show a tqdm progress bar on stderr; or a tqdm bar of the caller to advance by one per
+        case (its total grows by the number of cases), so that a larger run shows one display.
     strict : bool
         Raise on the first failing case instead of listing it in ``failed``.
     skip_cases : collection of str
@@ -224,10 +225,16 @@ def measure_cohort(
     return collect(results, plan)
 
 
-def _iterate(jobs: list, options: dict[str, Any], n_jobs: int, progress: bool):
+def _iterate(jobs: list, options: dict[str, Any], n_jobs: int, progress: Any):
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(jobs), unit="case", desc="measure", disable=not progress, leave=False)
+    own = isinstance(progress, bool) or progress is None
+    if own:
+        bar = tqdm(total=len(jobs), unit="case", desc="measure", disable=not progress, leave=False)
+    else:  # the caller's bar
+        bar = progress
+        bar.total = (bar.total or 0) + len(jobs)
+        bar.refresh()
     try:
         if n_jobs <= 1:
             for job in jobs:
@@ -241,4 +248,5 @@ def _iterate(jobs: list, options: dict[str, Any], n_jobs: int, progress: bool):
                 yield result
                 bar.update()
     finally:
-        bar.close()
+        if own:
+            bar.close()
