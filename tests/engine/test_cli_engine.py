@@ -195,8 +195,6 @@ def test_train_then_predict_with_report(data, tmp_path):
 
     from segengine.cli import segengine as group
 
-    if "report" not in __import__("agreement.cli", fromlist=["agree"]).agree.commands:
-        pytest.skip("agree report is not available")
     result = CliRunner().invoke(
         group,
         [
