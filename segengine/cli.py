@@ -34,13 +34,7 @@ def _register() -> None:
         ("segengine.cli_train", "train"),
         ("segengine.cli_predict", "predict"),
     ]:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        segengine.add_command(getattr(mod, name))
+        segengine.add_command(getattr(importlib.import_module(module), name))
 
 
 _register()
