@@ -271,7 +271,7 @@ def report(source: Path, output: Path, **options: Any) -> None:
 @stats_options
 @report_options
 def demo(output: Path, **options: Any) -> None:
-    """Run the whole report on the bundled demo cohort (synthetic phantoms, simulated predictions).
+    """Run the whole report on the bundled demo cohort (synthetic phantoms, small trained models).
 
     \b
     Example:
@@ -285,4 +285,4 @@ def demo(output: Path, **options: Any) -> None:
         criterion="suvmax", iou_threshold=0.5, **options,
     )  # fmt: skip
     click.echo(f"demo report: {folder / 'index.html'}")
-    click.echo("(predictions in the demo are simulated; see docs/demo.md)")
+    click.echo("(demo predictions: 6 small models trained with segengine; see docs/demo.md)")

@@ -1,20 +1,27 @@
 """Build the demo cohort bundled in ``agreement/data/demo`` (run from the repository root).
 
-    python examples/build_demo_cohort.py            # rewrites agreement/data/demo
-    python examples/build_demo_cohort.py -o /tmp/demo --cases 30 --shape small   # larger grid
+    python examples/build_demo_cohort.py --trained      # trains 6 small models (~26 min on 2 CPU cores)
+    python examples/build_demo_cohort.py --simulated    # seeded perturbations, no torch, seconds
+    python examples/build_demo_cohort.py --simulated -o /tmp/demo --cases 30 --shape small
 
 What it writes:
 
 * ``pet/<case>.nii.gz``: PET in SUV from :func:`segengine.data.phantoms.make_phantoms`
   (``shape="tiny"``), stored as int16 with ``scl_slope = 0.01`` (SUV to 0.01, ≤ 327 SUV);
 * ``reference/<case>.nii.gz``: the phantoms' reference lesion masks (uint8);
-* ``pred/<network>/<loss>/<case>.nii.gz``: **simulated** predictions (uint8), made by a
-  seeded perturbation of the reference masks that imitates how each (network, loss) pair
-  behaves (see ``PAIRS`` and ``docs/demo.md``). They stand in until predictions of small
-  models trained with ``segengine`` replace them;
-* ``manifest.json``: generator, seeds, the perturbation parameters and every file's SHA-256.
+* ``pred/<network>/<loss>/<case>.nii.gz``: predictions (uint8) of 2 networks × 3 losses, either
 
-Only numpy, scipy, nibabel and ``segengine.data.phantoms`` (no torch) are needed.
+  - ``--trained``: one small model per (network, loss) pair trained with
+    :func:`segengine.training.train` on a separate phantom cohort (``TRAIN_CASES`` cases, seed
+    ``TRAIN_SEED``) with the settings of ``TRAIN`` and ``NETWORK_OVERRIDES``, then
+    :func:`segengine.infer.predict` on the demo cases' CT and PET (needs torch and MONAI);
+  - ``--simulated``: a seeded perturbation of the reference masks that imitates how each
+    pair behaves (see ``PAIRS``; numpy and scipy only);
+
+* ``manifest.json``: generator, seeds, the training settings or perturbation parameters and
+  every file's SHA-256.
+
+See ``docs/demo.md``.
 """
 
 from __future__ import annotations
@@ -23,8 +30,11 @@ import argparse
 import hashlib
 import json
 import shutil
+import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
@@ -37,6 +47,32 @@ CASES = 30
 SHAPE = "tiny"
 PET_SLOPE = 0.01  # SUV per stored integer
 STRUCTURE = ndimage.generate_binary_structure(3, 2)  # 18-connectivity, as the measures
+NETWORKS = ("attention_unet", "segresnet")
+LOSSES = ("dice", "dice_focal", "l1dfl")
+
+# --- trained predictions (--trained) ---------------------------------------------------------
+TRAIN_CASES = 60
+TRAIN_SEED = 7  # not the demo's seed: the demo cases are never seen in training
+#: Small networks for 32-voxel patches (3 down-samplings, 8 base channels).
+NETWORK_OVERRIDES: dict[str, dict[str, Any]] = {
+    "attention_unet": {"channels": (8, 16, 32, 64), "strides": (2, 2, 2)},
+    "segresnet": {"init_filters": 8},
+}
+#: TrainConfig fields shared by the six runs (the rest are segengine's defaults): patches of
+#: 32³ voxels at the phantom's in-plane spacing (3.64 mm isotropic, about the whole body of a
+#: tiny phantom), 2000 optimiser steps, a higher learning rate than the papers' 2e-4.
+TRAIN: dict[str, Any] = dict(
+    spacing=3.64,
+    patch_size=(32, 32, 32),
+    batch_size=2,
+    epochs=20,
+    steps_per_epoch=100,
+    val_interval=3,
+    lr=2e-3,
+    seed=0,
+    fold=0,
+    n_folds=5,
+)
 
 #: Perturbation model per (network, loss). ``shift``: mean boundary shift in voxels (negative
 #: = under-segmentation), ``shift_sd``: its spread between lesions; ``miss_small`` and
@@ -150,14 +186,104 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def build(out: Path, *, cases: int = CASES, seed: int = SEED, shape: str = SHAPE) -> Path:
-    """Write the demo cohort to ``out`` (replaced if it exists) and return it."""
+def _trained_predictions(
+    demo_raw: Path, case_ids: list[str], scratch: Path, work: Path | None, *, shape: str
+) -> tuple[dict[tuple[str, str], dict[str, np.ndarray]], dict[str, Any]]:
+    """Train one small model per (network, loss) on a separate phantom cohort and predict the
+    demo cases; return ``{(network, loss): {case: mask}}`` and what the manifest records."""
+    import monai
+    import torch
+
+    from segengine.config import TrainConfig
+    from segengine.infer import predict
+    from segengine.training import train
+
+    root = work if work is not None else scratch / "trained"
+    train_dir = root / "train_phantoms"
+    if not (train_dir / "dataset.json").is_file():
+        make_phantoms(
+            train_dir, TRAIN_CASES, TRAIN_SEED, shape=shape, overwrite=True, progress=False
+        )
+    runs_dir = root / "runs"
+    runs: dict[str, Any] = {}
+    masks: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    for network in NETWORKS:
+        for loss in LOSSES:
+            config = TrainConfig(
+                network=network, loss=loss, network_kwargs=NETWORK_OVERRIDES[network], **TRAIN
+            )
+            run_dir = runs_dir / config.run_name
+            tic = time.perf_counter()
+            if not (run_dir / "best.pt").is_file() or _epochs_done(run_dir) < config.epochs:
+                resume = (run_dir / "last.pt").is_file()  # an interrupted build continues
+                train(config, train_dir, runs_dir, resume=resume, progress=False, device="cpu")
+                seconds = time.perf_counter() - tic
+            else:  # a finished run in --work is reused: report its epochs' time from log.csv
+                seconds = _log_seconds(run_dir)
+            pred_dir = root / "pred" / config.run_name
+            predict([run_dir], demo_raw / "imagesTr", pred_dir, device="cpu", progress=False)
+            masks[network, loss] = {
+                case: np.asarray(
+                    nib.load(pred_dir / network / loss / f"{case}.nii.gz").dataobj
+                ).astype(np.uint8)
+                for case in case_ids
+            }
+            state = torch.load(run_dir / "best.pt", map_location="cpu", weights_only=True)
+            runs[f"{network}/{loss}"] = {
+                "train_seconds": round(seconds, 1),
+                "best_val_dice": round(float(state["best_metric"]), 4),
+                "best_epoch": int(state["best_epoch"]),
+            }
+            print(f"{network}/{loss}: trained in {seconds:.0f} s, best validation Dice "
+                  f"{state['best_metric']:.3f}", file=sys.stderr)  # fmt: skip
+    info = {
+        "training_phantoms": {"cases": TRAIN_CASES, "seed": TRAIN_SEED, "shape": shape},
+        "train_config": {k: list(v) if isinstance(v, tuple) else v for k, v in TRAIN.items()},
+        "network_overrides": {
+            k: {a: list(b) if isinstance(b, tuple) else b for a, b in v.items()}
+            for k, v in NETWORK_OVERRIDES.items()
+        },  # fmt: skip
+        "device": "cpu",
+        "runs": runs,
+        "versions": {"torch": torch.__version__, "monai": monai.__version__},
+    }
+    return masks, info
+
+
+def _epochs_done(run_dir: Path) -> int:
+    log = run_dir / "log.csv"
+    return max(0, len(log.read_text().splitlines()) - 1) if log.is_file() else 0
+
+
+def _log_seconds(run_dir: Path) -> float:
+    rows = (run_dir / "log.csv").read_text().splitlines()[1:]
+    return sum(float(row.split(",")[-1]) for row in rows if row)
+
+
+def build(
+    out: Path,
+    *,
+    cases: int = CASES,
+    seed: int = SEED,
+    shape: str = SHAPE,
+    trained: bool = True,
+    work: Path | None = None,
+) -> Path:
+    """Write the demo cohort to ``out`` (replaced if it exists) and return it.
+
+    ``trained``: predictions of small models trained with segengine (``work`` keeps the
+    training phantoms, run folders and raw predictions, and lets an interrupted build resume);
+    otherwise simulated predictions (perturbed reference masks).
+    """
     with tempfile.TemporaryDirectory() as scratch:
         raw = make_phantoms(Path(scratch) / "phantoms", cases, seed, shape=shape, progress=False)
         dataset = json.loads((raw / "dataset.json").read_text())
+        case_ids = sorted(p.name[: -len(".nii.gz")] for p in (raw / "labelsTr").iterdir())
+        if trained:
+            masks, info = _trained_predictions(raw, case_ids, Path(scratch), work, shape=shape)
+        out.parent.mkdir(parents=True, exist_ok=True)
         stage = Path(tempfile.mkdtemp(prefix=".demo.", dir=out.parent))
         try:
-            case_ids = sorted(p.name[: -len(".nii.gz")] for p in (raw / "labelsTr").iterdir())
             for i, case in enumerate(case_ids):
                 pet_img = nib.load(raw / "imagesTr" / f"{case}_0001.nii.gz")
                 pet = np.asarray(pet_img.get_fdata(dtype=np.float32))
@@ -173,13 +299,35 @@ def build(out: Path, *, cases: int = CASES, seed: int = SEED, shape: str = SHAPE
                 _save(ref, affine, stage / "reference" / f"{case}.nii.gz")
                 pet_q = stored.astype(np.float32) * PET_SLOPE
                 for j, ((network, loss), params) in enumerate(PAIRS.items()):
-                    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(99, j, i)))
-                    pred = simulate_prediction(ref, pet_q, voxel_ml, params, rng)
+                    if trained:
+                        pred = masks[network, loss][case]
+                    else:
+                        key = (99, j, i)
+                        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+                        pred = simulate_prediction(ref, pet_q, voxel_ml, params, rng)
                     _save(pred, affine, stage / "pred" / network / loss / f"{case}.nii.gz")
+            perturbation = {
+                "used": not trained,
+                "pairs": {f"{n}/{lo}": p for (n, lo), p in PAIRS.items()},
+                "small_lesion_ml": SMALL_ML,
+                "uptake_floor": UPTAKE_FLOOR,
+                "fp_fraction": FP_FRACTION,
+                "connectivity": 18,
+            }
+            if trained:
+                description = (
+                    "pet-agreement demo cohort: synthetic PSMA-like phantoms with predictions "
+                    "of small models TRAINED with segengine on a separate phantom cohort"
+                )
+                perturbation["note"] = "not used (--simulated mode only)"
+            else:
+                description = (
+                    "pet-agreement demo cohort: synthetic PSMA-like phantoms with "
+                    "SIMULATED predictions (seeded perturbations of the reference masks)"
+                )
             files = sorted(p for p in stage.rglob("*.nii.gz"))
             manifest = {
-                "description": "pet-agreement demo cohort: synthetic PSMA-like phantoms with "
-                "SIMULATED predictions (seeded perturbations of the reference masks)",
+                "description": description,
                 "builder": "examples/build_demo_cohort.py",
                 "seed": seed,
                 "cases": case_ids,
@@ -195,13 +343,10 @@ def build(out: Path, *, cases: int = CASES, seed: int = SEED, shape: str = SHAPE
                     )
                 },
                 "pet_storage": f"int16 with scl_slope {PET_SLOPE} (SUV)",
-                "perturbation": {
-                    "pairs": {f"{n}/{lo}": p for (n, lo), p in PAIRS.items()},
-                    "small_lesion_ml": SMALL_ML,
-                    "uptake_floor": UPTAKE_FLOOR,
-                    "fp_fraction": FP_FRACTION,
-                    "connectivity": 18,
-                },
+                "predictions": "trained" if trained else "simulated",
+                "methods": [f"{n}/{lo}" for n, lo in PAIRS],
+                **({"training": info} if trained else {}),
+                "perturbation": perturbation,
                 "files": {str(p.relative_to(stage)): _sha256(p) for p in files},
             }
             (stage / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -226,8 +371,36 @@ def main() -> None:
         default=SHAPE,
         help="phantom grid (the bundled cohort is tiny)",
     )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--trained",
+        dest="trained",
+        action="store_true",
+        default=True,
+        help="predictions of 6 small models trained with segengine (default; needs torch)",
+    )
+    mode.add_argument(
+        "--simulated",
+        dest="trained",
+        action="store_false",
+        help="predictions simulated by perturbing the reference masks (no torch)",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="--trained: keep training phantoms, runs and raw predictions here (resumable)",
+    )
     args = parser.parse_args()
-    out = build(args.output.resolve(), cases=args.cases, seed=args.seed, shape=args.shape)
+    work = args.work.resolve() if args.work is not None else None
+    out = build(
+        args.output.resolve(),
+        cases=args.cases,
+        seed=args.seed,
+        shape=args.shape,
+        trained=args.trained,
+        work=work,
+    )
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(f"wrote {out} ({size / 1e6:.2f} MB)")
 

@@ -1,7 +1,7 @@
 """The demo cohort bundled with the package (``agreement/data/demo``; see docs/demo.md).
 
-Synthetic PSMA-like phantoms (PET in SUV and reference masks) and simulated predictions of
-six network/loss pairs in ``pred/<network>/<loss>/<case>.nii.gz``.
+Synthetic PSMA-like phantoms (PET in SUV and reference masks) and the predictions of six small
+network/loss pairs trained with segengine, in ``pred/<network>/<loss>/<case>.nii.gz``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class DemoData:
 
     @property
     def manifest(self) -> dict[str, Any]:
-        """The builder's manifest: seeds, perturbation parameters, file checksums."""
+        """The builder's manifest: seeds, how the predictions were made, file checksums."""
         return json.loads((self.root / "manifest.json").read_text(encoding="utf-8"))
 
     def files(self) -> list[Path]:

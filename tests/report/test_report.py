@@ -68,7 +68,7 @@ def test_demo_cases_match_the_bundled_cohort(demo_report):
     cases = pd.read_csv(demo_report / "cases.csv", dtype={"case_id": str})
     assert sorted(cases["case_id"].unique()) == data.manifest["cases"]
     methods = sorted(cases["method"].unique())
-    assert methods == sorted(data.manifest["perturbation"]["pairs"])
+    assert methods == sorted(data.manifest["methods"])
     summary = json.loads((demo_report / "summary.json").read_text())
     assert summary["n_cases"] == len(data.manifest["cases"]) and summary["n_failed"] == 0
 
