@@ -2,7 +2,7 @@
 
     python examples/build_demo_cohort.py --trained      # trains 6 small models (~26 min on 2 CPU cores)
     python examples/build_demo_cohort.py --simulated    # seeded perturbations, no torch, seconds
-    python examples/build_demo_cohort.py --simulated -o /tmp/demo --cases 30 --shape small
+    python examples/build_demo_cohort.py --simulated -o demo-simulated --cases 30 --shape small
 
 What it writes:
 

@@ -4,7 +4,7 @@ Recognised layouts (the detected one is reported):
 
 * predictions: ``PRED/<case>`` (flat; the method is the folder name), ``PRED/<method>/<case>``
   or ``PRED/<network>/<loss>/<case>`` (method ``network/loss``);
-* reference and PET: a flat folder ``<case>``; nnU-Net ``<case>_XXXX`` channel files (the
+* reference and PET: a flat folder ``<case>``; nnU-Net ``<case>_NNNN`` channel files (the
   PET channel is taken from ``dataset.json`` ``channel_names``, or is the only channel), also
   a dataset folder holding ``imagesTr``/``imagesTs``/``labelsTr``/``labelsTs``; autoPET study
   folders ``<patient>/<study>/{SEG,SUV}.nii.gz`` (case id ``<patient>_<study>``, or
@@ -42,7 +42,7 @@ def case_stem(path: str | Path) -> str:
 
 
 def split_channel(stem: str) -> tuple[str, str | None]:
-    """Split an nnU-Net channel suffix ``_XXXX`` off a stem.
+    """Split an nnU-Net channel suffix ``_NNNN`` off a stem.
 
     Examples
     --------
@@ -141,7 +141,7 @@ def find_images(folder: str | Path, role: str, wanted: set[str] | None = None) -
     """Collect reference masks (``role="reference"``) or PET volumes (``role="pet"``).
 
     ``wanted`` (case ids) decides between a flat and an nnU-Net reading of names that end
-    in ``_XXXX``: the reading matching more wanted ids wins.
+    in ``_NNNN``: the reading matching more wanted ids wins.
 
     Examples
     --------
