@@ -52,6 +52,13 @@ def _median_iqr(values: pd.Series) -> tuple[float, float, float]:
     return float(med), float(q1), float(q3)
 
 
+def _dsc_summary(values: pd.Series) -> dict[str, float]:
+    """``dsc_mean, dsc_sd`` (ddof 1) and ``dsc_median, dsc_q1, dsc_q3`` of a DSC column."""
+    mean, sd = _mean_sd(values)
+    median, q1, q3 = _median_iqr(values)
+    return {"dsc_mean": mean, "dsc_sd": sd, "dsc_median": median, "dsc_q1": q1, "dsc_q3": q3}
+
+
 def detection_table(cases: pd.DataFrame) -> pd.DataFrame:
     """Table I of paper 000: DSC and detection rates per method.
 
@@ -94,19 +101,13 @@ def detection_table(cases: pd.DataFrame) -> pd.DataFrame:
     table["_fn_rate"] = fn / positives
     rows = []
     for method, g in table.groupby("method", sort=False):
-        dsc_mean, dsc_sd = _mean_sd(g["dsc"])
-        dsc_median, dsc_q1, dsc_q3 = _median_iqr(g["dsc"])
         rows.append(
             {
                 "method": method,
                 "network": g["network"].iloc[0],
                 "loss": g["loss"].iloc[0],
                 "n": len(g),
-                "dsc_mean": dsc_mean,
-                "dsc_sd": dsc_sd,
-                "dsc_median": dsc_median,
-                "dsc_q1": dsc_q1,
-                "dsc_q3": dsc_q3,
+                **_dsc_summary(g["dsc"]),
                 **dict(zip(["tp_rate_mean", "tp_rate_sd"], _mean_sd(g["_tp_rate"]), strict=False)),
                 **dict(zip(["fp_mean", "fp_sd"], _mean_sd(g["fp"]), strict=False)),
                 **dict(zip(["fn_rate_mean", "fn_rate_sd"], _mean_sd(g["_fn_rate"]), strict=False)),
@@ -160,8 +161,6 @@ def dsc_by_scenario(cases: pd.DataFrame) -> pd.DataFrame:
     table["scenario"] = _scenarios(cases)
     rows = []
     for (method, scenario), g in table.groupby(["method", "scenario"], sort=False):
-        mean, sd = _mean_sd(g["dsc"])
-        median, q1, q3 = _median_iqr(g["dsc"])
         rows.append(
             {
                 "method": method,
@@ -169,11 +168,7 @@ def dsc_by_scenario(cases: pd.DataFrame) -> pd.DataFrame:
                 "loss": g["loss"].iloc[0],
                 "scenario": scenario,
                 "n": len(g),
-                "dsc_mean": mean,
-                "dsc_sd": sd,
-                "dsc_median": median,
-                "dsc_q1": q1,
-                "dsc_q3": q3,
+                **_dsc_summary(g["dsc"]),
             }
         )
     return pd.DataFrame(rows)
