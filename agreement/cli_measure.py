@@ -117,17 +117,9 @@ def write_outputs(result: CohortResult, folder: Path, fmt: str = "csv") -> list[
 
 def read_output_table(path: Path) -> pd.DataFrame:
     """Read a table written by ``agree measure``, keeping case ids and methods as text."""
-    import pandas as pd
-
     from agreement.tables import read_table
 
-    if path.suffix == ".csv" and path.is_file():
-        try:
-            return pd.read_csv(path, dtype={"case_id": str, "method": str})
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"{path}: cannot read table: {first}") from None
-    return read_table(path)
+    return read_table(path, dtype={"case_id": str, "method": str})
 
 
 def _has_content(path: Path) -> bool:
