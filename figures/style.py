@@ -174,8 +174,8 @@ def save_figure(
 
     PDF fonts are TrueType (type 42) and SVG text stays text, so labels remain editable;
     PNG is written at ``dpi`` (300 by default, the journals' minimum for halftones).
-    Figures with constrained layout (all of :mod:`figures`) are saved as laid out; others
-    with ``bbox_inches="tight"``.
+    Figures with constrained layout (all of :mod:`figures`) are saved as laid out, the
+    layout solved once for all formats; others with ``bbox_inches="tight"``.
 
     Returns
     -------
@@ -192,14 +192,23 @@ def save_figure(
     ['line.png']
     """
     stem = Path(stem)
-    bbox = None if isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine) else "tight"
-    written = []
-    for fmt in formats:
-        fmt = fmt.lower().lstrip(".")
+    names = [fmt.lower().lstrip(".") for fmt in formats]
+    for fmt in names:
         if fmt not in ("pdf", "svg", "png", "eps", "tiff", "jpg"):
             raise ValueError(f"unknown figure format {fmt!r}; use pdf, svg or png")
-        path = stem.with_name(f"{stem.name}.{fmt}")
-        with style(), atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches=bbox)
-        written.append(path)
+    engine = fig.get_layout_engine()
+    constrained = isinstance(engine, ConstrainedLayoutEngine)
+    bbox = None if constrained else "tight"
+    written = []
+    try:
+        for fmt in names:
+            path = stem.with_name(f"{stem.name}.{fmt}")
+            with style(), atomic_path(path) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches=bbox)
+            written.append(path)
+            if constrained:  # the layout is solved once; later formats reuse it (one draw less)
+                fig.set_layout_engine(None)
+    finally:
+        if constrained:
+            fig.set_layout_engine(engine)
     return written

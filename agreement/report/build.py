@@ -273,6 +273,7 @@ def _figures(
     margin: float,
 ) -> list[dict[str, str]]:
     from figures.render import render_all, safe_name
+    from figures.style import save_figure
 
     # One classic Bland-Altman plot (the best method's); the grid shows every method.
     figs = render_all(
@@ -289,7 +290,7 @@ def _figures(
     out = []
     for name, fig in figs.items():
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(name))
-        svg_path, png_path = _save_figure(fig, folder / safe)
+        svg_path, png_path = save_figure(fig, folder / safe, formats=("svg", "png"))
         if name == keep:
             title, caption = (
                 f"Bland–Altman, {best}",
@@ -311,28 +312,6 @@ def _figures(
             }
         )
     return out
-
-
-def _save_figure(fig: Any, stem: Path) -> tuple[Path, Path]:
-    """SVG and 300 dpi PNG in the figures' house style.
-
-    Figures laid out by matplotlib's constrained layout are saved without
-    ``bbox_inches="tight"`` (which would draw each figure once more), and the layout solved
-    for the SVG is kept for the PNG instead of being solved again.
-    """
-    import matplotlib as mpl
-    from matplotlib.layout_engine import ConstrainedLayoutEngine
-
-    from figures.style import style
-
-    constrained = isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
-    paths = (stem.with_name(stem.name + ".svg"), stem.with_name(stem.name + ".png"))
-    with style(), mpl.rc_context({"savefig.bbox": "standard" if constrained else "tight"}):
-        fig.savefig(paths[0], format="svg")
-        if constrained:
-            fig.set_layout_engine(None)  # keep the solved layout; no second pre-draw
-        fig.savefig(paths[1], format="png", dpi=300)
-    return paths
 
 
 def _stratified(tables: Mapping[str, pd.DataFrame]) -> list[dict[str, Any]]:
