@@ -24,6 +24,17 @@ def test_cli_reference_is_current():
     )
 
 
+def test_reliability_catalogue_is_current():
+    # every test in tests/reliability has a bad_input mark and a row in docs/reliability.md
+    result = subprocess.run(
+        [sys.executable, str(DOCS / "make_reliability.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
 @pytest.mark.parametrize(
     "name",
     [
@@ -36,6 +47,7 @@ def test_cli_reference_is_current():
         "demo",
         "benchmarks",
         "cli",
+        "reliability",
     ],
 )
 def test_readme_links_resolve(name):
