@@ -156,7 +156,7 @@ def _run_report(
             "lesions": result.lesions,
             "failed": result.failed,
         }
-        layout, src = result.layout, f"masks in {source}"
+        layout, src, skipped = result.layout, f"masks in {source}", result.skipped
     else:
         if reference is not None or pet is not None:
             raise click.UsageError("--reference/--pet apply to a folder of masks, not a table")
@@ -175,7 +175,7 @@ def _run_report(
         }
         inputs = [p for p in (source, cases, lesions, failed) if p is not None]
         measure_params = {}
-        layout = ""
+        layout, skipped = "", []
         src = f"measurements table {source}" + "".join(
             f", {name} table {p}"
             for name, p in (("cases", cases), ("lesions", lesions), ("failed", failed))
@@ -193,6 +193,7 @@ def _run_report(
         table_format=fmt,
         measure_parameters=measure_params,
         layout=layout,
+        skipped=skipped,
         source=src,
         inputs=inputs,
         timings=timings,

@@ -16,8 +16,11 @@ Image files end in ``.nii.gz``, ``.nii``, ``.mha``/``.mhd`` or ``.nrrd``/``.nhdr
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,12 +56,49 @@ def split_channel(stem: str) -> tuple[str, str | None]:
     return (m["case"], m["channel"]) if m else (stem, None)
 
 
-def _images(folder: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if not p.name.startswith(".") and p.is_file() and image_suffix(p) is not None
+def unusable(path: Path) -> str | None:
+    """Why an entry named like an image cannot be read as one (None when it is a file).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> (d / "case.nii.gz").mkdir()
+    >>> unusable(d / "case.nii.gz")
+    'a folder, not an image file'
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if path.is_symlink():
+            return f"broken symbolic link (to {os.readlink(path)}, which does not exist)"
+        return f"not readable ({exc.strerror})"
+    if stat.S_ISDIR(mode):
+        return "a folder, not an image file"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    return None
+
+
+def _usable(paths: list[Path], skipped: list[str] | None) -> list[Path]:
+    """The paths that are image files; the others go to ``skipped`` with their reason."""
+    kept = []
+    for p in paths:
+        problem = unusable(p)
+        if problem is None:
+            kept.append(p)
+        elif skipped is not None:
+            skipped.append(f"{p}: {problem}")
+    return kept
+
+
+def _images(folder: Path, skipped: list[str] | None = None) -> list[Path]:
+    named = sorted(
+        p for p in folder.iterdir() if not p.name.startswith(".") and image_suffix(p) is not None
     )
+    return _usable(named, skipped)
 
 
 def _add(files: dict[str, Path], case_id: str, path: Path) -> None:
@@ -74,13 +114,19 @@ class ImageSet:
     layout: str
     files: dict[str, Path]
     aliases: dict[str, str] = field(default_factory=dict)
+    skipped: tuple[str, ...] = ()
+
+    def key(self, case_id: str) -> str | None:
+        """The case id under which ``case_id`` (or its alias) is stored, or None."""
+        if case_id in self.files:
+            return case_id
+        alias = self.aliases.get(case_id)
+        return alias if alias in self.files else None
 
     def get(self, case_id: str) -> Path | None:
         """The file of ``case_id`` (or of its alias)."""
-        if case_id in self.files:
-            return self.files[case_id]
-        alias = self.aliases.get(case_id)
-        return self.files.get(alias) if alias is not None else None
+        key = self.key(case_id)
+        return None if key is None else self.files[key]
 
 
 def _autopet(folder: Path, role: str) -> ImageSet | None:
@@ -97,15 +143,16 @@ def _autopet(folder: Path, role: str) -> ImageSet | None:
     ]
     if not hits:
         return None
+    skipped: list[str] = []
     files: dict[str, Path] = {}
     studies: dict[str, list[str]] = {}
-    for p in sorted(hits):
+    for p in _usable(sorted(hits), skipped):
         parts = p.parent.relative_to(folder).parts
         case_id = "_".join(parts)
         _add(files, case_id, p)
         studies.setdefault(parts[0], []).append(case_id)
     aliases = {pat: ids[0] for pat, ids in studies.items() if len(ids) == 1 and pat not in files}
-    return ImageSet(f"autoPET study folders ({name}.nii.gz)", files, aliases)
+    return ImageSet(f"autoPET study folders ({name}.nii.gz)", files, aliases, tuple(skipped))
 
 
 def _dataset_json(folder: Path) -> dict | None:
@@ -161,7 +208,8 @@ def find_images(folder: str | Path, role: str, wanted: set[str] | None = None) -
         return autopet
     subdirs = ["labelsTr", "labelsTs"] if role == "reference" else ["imagesTr", "imagesTs"]
     roots = [folder / s for s in subdirs if (folder / s).is_dir()] or [folder]
-    paths = [p for root in roots for p in _images(root)]
+    skipped: list[str] = []
+    paths = [p for root in roots for p in _images(root, skipped)]
     if not paths:
         raise InputError(
             f"{folder}: no {role} images found (.nii.gz, .nii, .mha, .nrrd files, or "
@@ -188,11 +236,18 @@ def find_images(folder: str | Path, role: str, wanted: set[str] | None = None) -
     if nnunet is not None:
         flat_ids = {case_stem(p) for p in paths}
         if wanted is None or len(wanted & set(nnunet)) >= len(wanted & flat_ids):
-            return ImageSet(f"nnU-Net images{where}, {how}", nnunet)
+            return ImageSet(f"nnU-Net images{where}, {how}", nnunet, skipped=tuple(skipped))
     for p in paths:
         _add(flat, case_stem(p), p)
     kind = "nnU-Net labels" if where else "flat folder"
-    return ImageSet(f"{kind}{where}", flat)
+    return ImageSet(f"{kind}{where}", flat, skipped=tuple(skipped))
+
+
+def _method_folders(folder: Path) -> list[Path]:
+    """Subfolders that may hold a method's masks (not hidden, not named like an image)."""
+    return sorted(
+        p for p in folder.iterdir() if p.name[0] != "." and image_suffix(p) is None and p.is_dir()
+    )
 
 
 @dataclass(frozen=True)
@@ -201,6 +256,7 @@ class Predictions:
 
     layout: str
     methods: dict[str, dict[str, Path]]
+    skipped: tuple[str, ...] = ()
 
 
 def find_predictions(folder: str | Path) -> Predictions:
@@ -220,21 +276,22 @@ def find_predictions(folder: str | Path) -> Predictions:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: {'not a folder' if folder.exists() else 'folder not found'}")
-    top = _images(folder)
+    skipped: list[str] = []
+    top = _images(folder, skipped)
     groups: dict[str, list[Path]] = {}
     if top:
         groups[folder.resolve().name] = top
         layout = "flat folder"
     else:
         depth = 0
-        for sub in sorted(p for p in folder.iterdir() if p.is_dir() and p.name[0] != "."):
-            files = _images(sub)
+        for sub in _method_folders(folder):
+            files = _images(sub, skipped)
             if files:
                 groups[sub.name] = files
                 depth = max(depth, 1)
                 continue
-            for subsub in sorted(p for p in sub.iterdir() if p.is_dir() and p.name[0] != "."):
-                files = _images(subsub)
+            for subsub in _method_folders(sub):
+                files = _images(subsub, skipped)
                 if files:
                     groups[f"{sub.name}/{subsub.name}"] = files
                     depth = 2
@@ -252,7 +309,7 @@ def find_predictions(folder: str | Path) -> Predictions:
         for p in files:
             _add(cases, case_stem(p), p)
         methods[method] = cases
-    return Predictions(layout, methods)
+    return Predictions(layout, methods, tuple(skipped))
 
 
 @dataclass(frozen=True)
@@ -292,6 +349,11 @@ def _resolve(case_id: str, images: ImageSet) -> str | None:
     return None
 
 
+def _named(ids: list[str], limit: int = 20) -> str:
+    shown = ", ".join(ids[:limit])
+    return shown + (f", ... (+{len(ids) - limit} more)" if len(ids) > limit else "")
+
+
 def plan_cohort(pred: str | Path, reference: str | Path, pet: str | Path) -> Plan:
     """Discover the three folders and pair every prediction with its reference and PET.
 
@@ -326,8 +388,11 @@ def plan_cohort(pred: str | Path, reference: str | Path, pet: str | Path) -> Pla
         CaseJob(c, refs.get(c), pets.get(c), dict(sorted(m.items())))  # type: ignore[arg-type]
         for c, m in sorted(jobs.items())
     ]
-    unused = sorted(set(refs.files) - set(jobs))
-    skipped = [f"{len(unused)} reference case(s) without a prediction"] if unused else []
+    used = {refs.key(c) for c in jobs}
+    unused = sorted(set(refs.files) - used)
+    skipped = list(dict.fromkeys([*preds.skipped, *refs.skipped, *pets.skipped]))
+    if unused:
+        skipped.append(f"{len(unused)} reference case(s) without a prediction: {_named(unused)}")
     layout = (
         f"predictions: {preds.layout} ({len(preds.methods)} method(s)); "
         f"reference: {refs.layout}; PET: {pets.layout}"

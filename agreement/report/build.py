@@ -41,6 +41,7 @@ SUMMARY_KEYS = (
     "metrics",
     "n_failed",
     "failed",
+    "skipped",
     "parameters",
     "best_method",
     "best_method_rule",
@@ -373,6 +374,7 @@ def build_report(
     table_format: str = "csv",
     measure_parameters: Mapping[str, Any] | None = None,
     layout: str | None = None,
+    skipped: Iterable[str] = (),
     source: str = "",
     inputs: Iterable[str | os.PathLike[str]] = (),
     command: str | None = None,
@@ -403,6 +405,8 @@ def build_report(
         How the measurements were made (``connectivity``, ``criterion``, ...), for the text.
     layout, source : str
         The input layout detected and a one-line description of the source, for the summary.
+    skipped : iterable of str
+        Inputs found but not measured, each ``"PATH: reason"`` (``CohortResult.skipped``).
     inputs : iterable of paths
         Input files, listed with size and SHA-256 in the About section and provenance.json.
     command : str, optional
@@ -517,6 +521,7 @@ def build_report(
                     "metrics": metrics,
                     "n_failed": 0 if failed is None else len(failed),
                     "failed": _records(failed),
+                    "skipped": list(skipped),
                     "parameters": _jsonable(params),
                     "best_method": best,
                     "best_method_rule": BEST_RULE,
@@ -544,6 +549,7 @@ def build_report(
                     tables=tables,
                     figures=figures,
                     layout=layout or "",
+                    skipped=list(skipped),
                     source=source,
                     command=command,
                     versions_=vers,
@@ -706,6 +712,7 @@ def _context(**kw: Any) -> dict[str, Any]:
         "notes": notes,
         "case_counts": content.case_counts(kw["measurements"]),
         "failed": frame_table(kw["failed"]),
+        "skipped": kw["skipped"],
         "overview": content.overview(kw["agreement"]),
         "metric_sections": content.metric_sections(kw["agreement"]),
         "figures": kw["figures"],

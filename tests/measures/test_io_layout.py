@@ -184,6 +184,7 @@ def test_autopet_study_folders_and_pairing(tmp_path):
     assert "autoPET study folders" in plan.layout
     assert [j.reference.name for j in plan.jobs] == ["SEG.nii.gz", "SEG.nii.gz"]
     assert [j.pet.name for j in plan.jobs] == ["SUV.nii.gz", "SUV.nii.gz"]
+    assert plan.skipped == []  # review: the short name PETCT_1 printed a false "skipped"
 
 
 def test_pairing_by_id_not_order(tmp_path):
@@ -197,7 +198,7 @@ def test_pairing_by_id_not_order(tmp_path):
         ("a", "a.nii.gz", "a_0000.nii.gz"),
         ("c", "c.nii.gz", "c_0000.nii.gz"),
     ]
-    assert plan.skipped == ["1 reference case(s) without a prediction"]
+    assert plan.skipped == ["1 reference case(s) without a prediction: b"]
     assert [j.case_id for j in plan.shard(1, 2).jobs] == ["c"]
     _touch(tmp_path / "pred" / "z.nii.gz")
     with pytest.raises(InputError, match=r"z.nii.gz: no reference mask for case 'z'"):

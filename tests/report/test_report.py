@@ -17,7 +17,7 @@ SECTIONS = ["summary", "agreement", "figures", "detection", "lesions", "stratifi
 # The documented keys of summary.json (docs/report.md); changing them breaks users' scripts.
 DOCUMENTED_SUMMARY_KEYS = [
     "schema_version", "generator", "created", "n_cases", "n_methods", "methods", "metrics",
-    "n_failed", "failed", "parameters", "best_method", "best_method_rule", "agreement",
+    "n_failed", "failed", "skipped", "parameters", "best_method", "best_method_rule", "agreement",
     "detection", "comparisons", "files",
 ]  # fmt: skip
 DOCUMENTED_AGREEMENT_KEYS = [
