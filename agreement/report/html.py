@@ -184,6 +184,7 @@ def minimal_context() -> dict[str, Any]:
         },
         "case_counts": empty,
         "failed": empty,
+        "skipped": [],
         "notes": [],
         "metric_sections": [],
         "overview": empty,
