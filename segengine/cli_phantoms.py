@@ -34,7 +34,11 @@ from agreement.errors import InputError
     show_default=True,
     help="Probability that a case has no lesion.",
 )
-@click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True)
+@click.option(
+    "--folds",
+    type=click.IntRange(min=2),
+    help="Cross-validation folds in splits_final.json [default: 5, or --cases when fewer].",
+)
 @click.option(
     "--test-cases",
     type=click.IntRange(min=0),
@@ -50,7 +54,7 @@ def phantoms(
     seed: int,
     size: str,
     negative_fraction: float,
-    folds: int,
+    folds: int | None,
     test_cases: int,
     overwrite: bool,
     no_progress: bool,
@@ -66,6 +70,12 @@ def phantoms(
     """
     from segengine.data.phantoms import make_phantoms
 
+    if folds is None:
+        if cases < 2:
+            raise UserError(f"--cases {cases}: cross-validation folds need at least 2 cases")
+        folds = min(5, cases)
+        if folds < 5:
+            click.echo(f"folds: {folds} (the default 5 is more than the {cases} cases)")
     if folds > cases:
         raise UserError(f"--folds {folds}: needs at least as many cases (--cases {cases})")
     try:

@@ -24,6 +24,21 @@ def _canonical(name: str, kind: str) -> str:
     return name.strip().lower().replace("-", "_")
 
 
+# TrainConfig fields whose option is not simply --<field-with-dashes>.
+_FLAGS = {"n_folds": "--folds", "num_workers": "--workers"}
+
+
+def _check_patch(config: object, flag: int | None) -> None:
+    """Refuse a patch the network cannot take, before anything is written."""
+    from segengine.networks import check_patch
+
+    try:
+        check_patch(config.network, config.patch_size, **config.network_kwargs)
+    except ValueError as exc:
+        where = f"--patch-size {flag}" if flag is not None else "patch_size"
+        raise InputError(f"{where}: {exc}") from None
+
+
 @click.command(name="train")
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--network", help="unet, attention_unet, segresnet, resunet or unetr.")
@@ -80,7 +95,7 @@ def train(
       segengine train phantoms --network segresnet --loss l1dfl --fold 0 -o runs
       torchrun --nproc_per_node=2 -m segengine.cli train phantoms --network unet ...
     """
-    from segengine.config import TrainConfig
+    from segengine.config import ConfigError, TrainConfig
 
     if not data.is_dir():
         raise InputError(f"{data}: data folder not found")
@@ -90,18 +105,23 @@ def train(
         "fold": fold,
         **fields,
     }
+    given = {k: v for k, v in overrides.items() if v is not None}
     if overrides.get("patch_size") is not None:
         overrides["patch_size"] = (overrides["patch_size"],) * 3
-    if config_file is not None:
-        config = TrainConfig.from_file(config_file, **overrides)
-        config = config.replace(
-            network=_canonical(config.network, "network"), loss=_canonical(config.loss, "loss")
-        )
-    else:
-        try:
+    try:
+        if config_file is not None:
+            config = TrainConfig.from_file(config_file, **overrides)
+            config = config.replace(
+                network=_canonical(config.network, "network"), loss=_canonical(config.loss, "loss")
+            )
+        else:
             config = TrainConfig().replace(**overrides)
-        except ValueError as exc:
-            raise InputError(f"segengine train: {exc}") from None
+    except ConfigError as exc:
+        if exc.field in given:
+            raise InputError(f"{_FLAGS.get(exc.field, '--' + exc.field.replace('_', '-'))} "
+                             f"{given[exc.field]}: {exc.rule}") from None  # fmt: skip
+        raise InputError(f"segengine train: {exc}") from None
+    _check_patch(config, given.get("patch_size"))
     from segengine.training import train as run_training
 
     run_dir = run_training(

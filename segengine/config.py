@@ -15,6 +15,20 @@ from typing import Any
 from agreement.errors import InputError
 
 
+class ConfigError(ValueError):
+    """A configuration field with a value out of range; ``field`` and ``value`` name it.
+
+    Examples
+    --------
+    >>> str(ConfigError("lr", -1.0, "must be > 0"))
+    'lr must be > 0, got -1.0'
+    """
+
+    def __init__(self, field: str, value: Any, rule: str) -> None:
+        super().__init__(f"{field} {rule}, got {value!r}")
+        self.field, self.value, self.rule = field, value, rule
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run (the defaults are the papers' settings).
@@ -98,23 +112,25 @@ class TrainConfig:
         object.__setattr__(self, "loss_kwargs", _plain(dict(self.loss_kwargs or {})))
         for name in ("n_folds", "epochs", "val_interval", "batch_size", "num_samples"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        if self.n_folds < 2:
-            raise ValueError(f"n_folds must be >= 2, got {self.n_folds}")
-        if not 0 <= self.fold < self.n_folds:
-            raise ValueError(f"fold must be in [0, {self.n_folds - 1}], got {self.fold}")
-        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
-            raise ValueError(f"steps_per_epoch must be >= 1 or None, got {self.steps_per_epoch}")
-        if not 0 <= self.val_overlap < 1:
-            raise ValueError(f"val_overlap must be in [0, 1), got {self.val_overlap}")
-        if self.val_mode not in ("gaussian", "constant"):
-            raise ValueError(f"val_mode must be 'gaussian' or 'constant', got {self.val_mode!r}")
-        if self.cache not in ("memory", "disk", "none"):
-            raise ValueError(f"cache must be 'memory', 'disk' or 'none', got {self.cache!r}")
-        if self.compat not in (None, "reference"):
-            raise ValueError(f"compat must be None or 'reference', got {self.compat!r}")
-        if self.lr <= 0 or self.weight_decay < 0 or self.spacing <= 0:
-            raise ValueError("lr and spacing must be > 0 and weight_decay >= 0")
+                raise ConfigError(name, getattr(self, name), "must be >= 1")
+        checks = [
+            ("n_folds", self.n_folds >= 2, "must be >= 2"),
+            ("fold", 0 <= self.fold < self.n_folds, f"must be in [0, {self.n_folds - 1}]"),
+            ("steps_per_epoch", self.steps_per_epoch is None or self.steps_per_epoch >= 1,
+             "must be >= 1 or None"),
+            ("val_overlap", 0 <= self.val_overlap < 1, "must be in [0, 1)"),
+            ("val_mode", self.val_mode in ("gaussian", "constant"),
+             "must be 'gaussian' or 'constant'"),
+            ("cache", self.cache in ("memory", "disk", "none"),
+             "must be 'memory', 'disk' or 'none'"),
+            ("compat", self.compat in (None, "reference"), "must be None or 'reference'"),
+            ("lr", self.lr > 0, "must be > 0"),
+            ("weight_decay", self.weight_decay >= 0, "must be >= 0"),
+            ("spacing", self.spacing > 0, "must be > 0"),
+        ]  # fmt: skip
+        for name, ok, rule in checks:
+            if not ok:
+                raise ConfigError(name, getattr(self, name), rule)
 
     @property
     def run_name(self) -> str:
@@ -160,9 +176,14 @@ class TrainConfig:
             data = {}
         if not isinstance(data, dict):
             raise InputError(f"{path}: configuration must be a mapping of keys to values")
-        data.update({k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        data.update(given)
         try:
             return cls.from_dict(data)
+        except ConfigError as exc:
+            if exc.field in given:
+                raise  # the caller names the option that gave the value
+            raise InputError(f"{path}: {exc}") from exc
         except (TypeError, ValueError) as exc:
             raise InputError(f"{path}: {exc}") from exc
 
@@ -181,7 +202,7 @@ def _patch(value: Any) -> tuple[int, int, int]:
         value = (value,) * 3
     out = tuple(int(v) for v in value)
     if len(out) != 3 or min(out) < 1:
-        raise ValueError(f"patch_size must be 3 positive integers, got {value!r}")
+        raise ConfigError("patch_size", value, "must be 3 positive integers")
     return out  # type: ignore[return-value]
 
 

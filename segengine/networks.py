@@ -27,6 +27,10 @@ name                      MONAI class and defaults (``spatial_dims=3``)         
                           the code (the count depends on ``img_size``)
 ========================  =========================================================  ============
 
+A network takes patches whose edges are multiples of its total down-sampling and at least
+``MIN_PATCH`` (64, 32, 8, 32 voxels; UNETR exactly its ``img_size``): :func:`check_patch` says so
+before training starts.
+
 Later code versions of UNETR used ``feature_size=8, hidden_size=256, mlp_dim=1024,
 num_heads=4, norm_name="instance"`` (12,633,938 parameters) and ``feature_size=8,
 hidden_size=192, mlp_dim=768, num_heads=3, norm_name="instance"`` (7,848,594); pass them as
@@ -43,6 +47,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+from collections.abc import Sequence
 from typing import Any
 
 from monai.networks.nets import UNETR, AttentionUnet, SegResNet, UNet
@@ -100,6 +105,11 @@ NETWORK_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 """Network name -> the papers' constructor arguments (besides the channel counts)."""
 
+MIN_PATCH: dict[str, int] = {"unet": 64, "attention_unet": 32, "segresnet": 8, "resunet": 32,
+                             "unetr": 128}  # fmt: skip
+"""Smallest cubic patch edge each default network trains on (:func:`patch_rule`; UNETR: exactly
+its ``img_size``). Edges must also be multiples of the total down-sampling (32, 16, 8, 16)."""
+
 PARAMETER_COUNTS: dict[str, int] = {
     "unet": 19_289_380,
     "attention_unet": 5_909_562,
@@ -108,6 +118,83 @@ PARAMETER_COUNTS: dict[str, int] = {
     "unetr": 96_177_826,
 }
 """Trainable parameters of each default network with 2 input and 2 output channels."""
+
+
+def patch_rule(name: str, **overrides: Any) -> tuple[tuple[int, ...], tuple[int, ...], bool]:
+    """What patch a network takes: ``(multiple, minimum, exact)`` per axis.
+
+    Edges must be multiples of the total down-sampling (the product of the strides; SegResNet:
+    2 per level after the first) and at least ``minimum``: the down-sampling, or twice it when
+    the bottleneck uses BatchNorm (a 1-voxel bottleneck fails on a batch of one patch). UNETR
+    takes exactly its ``img_size`` (``exact`` is True, ``minimum`` is that size).
+
+    Examples
+    --------
+    >>> from segengine.networks import patch_rule
+    >>> patch_rule("unet")
+    ((32, 32, 32), (64, 64, 64), False)
+    >>> patch_rule("segresnet", blocks_down=(1, 2))
+    ((2, 2, 2), (2, 2, 2), False)
+    >>> all(patch_rule(n)[1] == (MIN_PATCH[n],) * 3 for n in NETWORKS)
+    True
+    """
+    key = name.strip().lower().replace("-", "_")
+    lookup(key, NETWORKS, kind="network")
+    kw = {**NETWORK_DEFAULTS[key], **overrides}
+    dims = int(kw.get("spatial_dims", 3))
+    if key == "unetr":
+        size = kw["img_size"]
+        size = tuple(int(v) for v in ((size,) * dims if isinstance(size, int) else size))
+        return size, size, True
+    if key == "segresnet":
+        factor = [2 ** (len(kw["blocks_down"]) - 1)] * dims
+    else:
+        factor = [1] * dims
+        for stride in kw["strides"]:
+            per_axis = (stride,) * dims if isinstance(stride, int) else tuple(stride)
+            factor = [f * int(s) for f, s in zip(factor, per_axis, strict=True)]
+    norm = "batch" if key == "attention_unet" else kw.get("norm", "")
+    norm = norm[0] if isinstance(norm, (tuple, list)) else norm
+    batch_norm = "batch" in str(norm).lower()
+    minimum = tuple(f * 2 if batch_norm else f for f in factor)
+    return tuple(factor), minimum, False
+
+
+def check_patch(name: str, patch_size: Sequence[int], **overrides: Any) -> None:
+    """Raise ValueError, saying what the network needs, when it cannot take ``patch_size``.
+
+    Examples
+    --------
+    >>> from segengine.networks import check_patch
+    >>> check_patch("unet", (64, 64, 128))
+    >>> check_patch("unet", (32, 32, 32))
+    Traceback (most recent call last):
+    ...
+    ValueError: network 'unet' needs patch edges that are multiples of 32 (its total down-sampling) and at least 64 (BatchNorm needs a 2-voxel bottleneck), got 32
+    """
+    multiple, minimum, exact = patch_rule(name, **overrides)
+    patch = tuple(int(v) for v in patch_size)
+    key = name.strip().lower().replace("-", "_")
+    show = _edge
+    if exact:
+        if patch != minimum:
+            raise ValueError(
+                f"network {key!r} takes patches of exactly its img_size {show(minimum)} "
+                f"(set network_kwargs img_size to train another size), got {show(patch)}"
+            )
+        return
+    if all(p % m == 0 and p >= lo for p, m, lo in zip(patch, multiple, minimum, strict=False)):
+        return
+    why = " (BatchNorm needs a 2-voxel bottleneck)" if minimum != multiple else ""
+    raise ValueError(
+        f"network {key!r} needs patch edges that are multiples of {show(multiple)} (its total "
+        f"down-sampling) and at least {show(minimum)}{why}, got {show(patch)}"
+    )
+
+
+def _edge(values: tuple[int, ...]) -> str:
+    """``32`` for an isotropic value, else the tuple."""
+    return str(values[0]) if len(set(values)) == 1 and len(values) > 1 else str(values)
 
 
 def build_network(

@@ -237,10 +237,34 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: checkpoint not found")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: checkpoint file is empty (0 bytes)")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - unreadable or unsafe pickle
-        raise InputError(f"{path}: cannot read checkpoint ({exc})".splitlines()[0]) from exc
+        raise InputError(f"{path}: {_checkpoint_problem(exc)}") from None
+
+
+def _checkpoint_problem(exc: BaseException) -> str:
+    """One clause for a checkpoint torch.load refused; never PyTorch's advice to disable safety.
+
+    Examples
+    --------
+    >>> import pickle
+    >>> _checkpoint_problem(pickle.UnpicklingError(
+    ...     "Weights only load failed. ... \\n\\nTrying to load unsupported GLOBAL posix.system whose"))
+    'checkpoint refused as unsafe: loading it would call posix.system'
+    """
+    import re
+
+    text = str(exc)
+    if "Weights only load failed" in text or "weights_only" in text:
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        what = f"loading it would call {found.group(1)}" if found else "it holds more than weights"
+        return f"checkpoint refused as unsafe: {what}"
+    first = re.split(r"(?<=[.!])\s|\n", text.strip(), maxsplit=1)[0] if text.strip() else ""
+    kind = "not a PyTorch checkpoint" if isinstance(exc, (KeyError, EOFError)) else "cannot read checkpoint"
+    return f"{kind} ({type(exc).__name__}{': ' + first if first else ''})"
 
 
 def _batches(loader: Any, n_steps: int | None) -> Iterator[dict[str, Any]]:
@@ -376,13 +400,17 @@ def train(
     from monai.utils import set_determinism
     from tqdm.auto import tqdm
 
-    from segengine.data.io import datalist
+    from segengine.data.io import check_cases, datalist
     from segengine.losses import build_loss
-    from segengine.networks import build_network
+    from segengine.networks import build_network, check_patch
 
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     if not data_dir.is_dir():
         raise InputError(f"{data_dir}: data folder not found")
+    try:
+        check_patch(config.network, config.patch_size, **config.network_kwargs)
+    except ValueError as exc:
+        raise InputError(f"patch_size: {exc}") from None
     run_dir = out_dir / config.run_name
     _check_run_dir(run_dir, config, resume)
     dist = _Dist(device)
@@ -393,6 +421,8 @@ def train(
         cases = datalist(data_dir)
         by_id = {c["case_id"]: c for c in cases}
         splits = _splits(config, data_dir, run_dir, sorted(by_id))
+        fold = splits[config.fold]
+        check_cases(by_id[c] for c in dict.fromkeys(fold["train"] + fold["val"]))
         if dist.main:
             run_dir.mkdir(parents=True, exist_ok=True)
             config.save(run_dir / "config.json")
@@ -400,7 +430,6 @@ def train(
                 with atomic_path(run_dir / "splits.json") as tmp:
                     tmp.write_text(json.dumps(splits, indent=2) + "\n")
         dist.barrier()
-        fold = splits[config.fold]
         files = {k: [by_id[c] for c in fold[k]] for k in ("train", "val")}
         train_ds, val_ds = _datasets(config, files, run_dir)
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from agreement.errors import InputError
 
-__all__ = ["datalist", "read_dataset_json", "read_splits"]
+__all__ = ["check_cases", "datalist", "grid_problem", "read_dataset_json", "read_splits"]
 
 _CHANNELS = {"0": "ct", "1": "pet"}
 
@@ -166,3 +166,87 @@ def read_splits(data_dir: str | Path) -> list[dict[str, list[str]]]:
         if both:
             raise InputError(f"{path}: fold {i} has cases in train and val: {sorted(both)[:3]}")
     return [{"train": list(f["train"]), "val": list(f["val"])} for f in folds]
+
+
+def grid_problem(image: object, reference: object, *, atol: float = 1e-3) -> str | None:
+    """How the grid of ``image`` differs from ``reference``'s (nibabel images), or None.
+
+    Shapes must be equal and affines equal within ``atol`` mm per entry (agreement's tolerance).
+
+    Examples
+    --------
+    >>> import nibabel as nib, numpy as np
+    >>> a = nib.Nifti1Image(np.zeros((2, 2, 2), np.float32), np.eye(4))
+    >>> b = nib.Nifti1Image(np.zeros((2, 2, 2), np.float32), np.diag([1.0, 1, 1, 1]))
+    >>> grid_problem(a, b) is None
+    True
+    >>> b.affine[0, 3] = 10.0
+    >>> grid_problem(a, nib.Nifti1Image(np.zeros((2, 2, 2)), b.affine))
+    'affine differs by up to 10 mm'
+    """
+    import numpy as np
+
+    if tuple(image.shape) != tuple(reference.shape):
+        return f"shape {tuple(image.shape)} vs {tuple(reference.shape)}"
+    diff = float(np.max(np.abs(np.asarray(image.affine) - np.asarray(reference.affine))))
+    if diff > atol:
+        return f"affine differs by up to {diff:.4g} mm"
+    return None
+
+
+def _case_problems(item: dict[str, str]) -> list[str]:
+    """The problems of one training case: unreadable files, grids, label values."""
+    import nibabel as nib
+    import numpy as np
+
+    images = {}
+    for key in ("pet", "ct", "label"):
+        try:
+            images[key] = nib.load(item[key])
+        except Exception as exc:  # noqa: BLE001 - any reader error names the file
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            return [f"{item[key]}: cannot read ({first})"]
+    pet = images["pet"]
+    out = []
+    for key in ("ct", "label"):
+        problem = grid_problem(images[key], pet)
+        if problem:
+            out.append(f"{item[key]}: grid differs from {Path(item['pet']).name}: {problem}")
+    data = np.asarray(images["label"].dataobj)
+    bad = (data != 0) & (data != 1)
+    if bad.any():
+        values = np.unique(np.concatenate([np.unique(data[bad]), np.unique(data[~bad])]))
+        shown = ", ".join(f"{v:g}" for v in values[:8]) + (", ..." if len(values) > 8 else "")
+        out.append(f"{item['label']}: label values {{{shown}}}; lesion masks must hold 0 and 1 only")
+    return out
+
+
+def check_cases(items: Iterable[dict[str, str]]) -> None:
+    """Check every training case before training: grids, readable files, label values.
+
+    CT, PET and label of a case must share one grid (shape and affine) and the label may hold
+    only 0 and 1. Every bad file is named, in one line.
+
+    Raises
+    ------
+    agreement.errors.InputError
+        Naming each bad file and its problem.
+
+    Examples
+    --------
+    >>> import nibabel as nib, numpy as np, tempfile, pathlib
+    >>> from segengine.data.io import check_cases
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> item = {key: str(root / f"{key}.nii") for key in ("ct", "pet", "label")}
+    >>> for key, value in (("ct", -1000), ("pet", 1), ("label", 2)):
+    ...     nib.save(nib.Nifti1Image(np.full((2, 2, 2), value, np.int16), np.eye(4)), item[key])
+    >>> check_cases([item])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    agreement.errors.InputError: .../label.nii: label values {2}; lesion masks must hold 0 and 1 only
+    """
+    problems = [p for item in items for p in _case_problems(item)]
+    if len(problems) == 1:
+        raise InputError(problems[0])
+    if problems:
+        raise InputError(f"{len(problems)} bad training files: " + "; ".join(problems))

@@ -78,6 +78,14 @@ def run_agree(*args: object) -> types.SimpleNamespace:
     return types.SimpleNamespace(exit_code=result.exit_code, output=result.output, result=result)
 
 
+def run_segengine(*args: object) -> types.SimpleNamespace:
+    """``segengine ARGS`` in-process, like :func:`run_agree`."""
+    from segengine.cli import segengine
+
+    result = CliRunner().invoke(segengine, [str(a) for a in args])
+    return types.SimpleNamespace(exit_code=result.exit_code, output=result.output, result=result)
+
+
 @pytest.fixture
 def rel() -> types.SimpleNamespace:
     """The helpers above, as one fixture."""
@@ -88,4 +96,5 @@ def rel() -> types.SimpleNamespace:
         write_nifti=write_nifti,
         cohort=make_cohort,
         agree=run_agree,
+        segengine=run_segengine,
     )
