@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from agreement.measures.cohort import CohortResult
 
 TABLES = ("measurements", "cases", "lesions")
+WORKERS_HELP = (
+    "Parallel processes [default: 1 when the inputs total under 64 MiB, else "
+    "SLURM_CPUS_PER_TASK or the usable CPUs]."
+)
 
 # Folders are checked by the layout code, which raises a one-line InputError naming them
 # (click's own check prints a three-line usage error).
@@ -35,6 +39,9 @@ def measure_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Reference masks (needed with a folder of masks): flat, nnU-Net labels or autoPET folders."),
         click.option("--pet", type=_FOLDER, default=None,
                      help="PET (SUV) volumes (needed with a folder of masks): flat, nnU-Net images or autoPET."),
+        click.option("--pet-channel", default=None, metavar="N",
+                     help="The PET channel of nnU-Net images (1 or 0001) when dataset.json does "
+                          "not name one PET or SUV."),
         click.option("--connectivity", type=click.Choice(["6", "18", "26"]), default="18",
                      show_default=True, help="Lesion connectivity (18 as in the papers)."),
         click.option("--criterion", type=click.Choice(["suvmax", "overlap", "iou"]),
@@ -47,7 +54,10 @@ def measure_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--resample", is_flag=True,
                      help="Resample predictions onto the reference grid (nearest neighbour)."),
         click.option("-j", "--workers", type=click.IntRange(min=1), default=None,
-                     help="Parallel processes [default: SLURM_CPUS_PER_TASK or usable CPUs]."),
+                     help=WORKERS_HELP),
+        click.option("--scheduler", default=None, metavar="ADDRESS",
+                     help="Run the cases on a Dask cluster (e.g. tcp://host:8786; extra [dask]) "
+                          "instead of local processes."),
         click.option("--shard", default=None, metavar="K/N",
                      help="Measure cases K, K+N, ... only (0-based K); join with agree merge."),
         click.option("--strict", is_flag=True, help="Stop at the first failing case (exit 2)."),
@@ -70,26 +80,42 @@ def run_measure(
     from agreement.measures.cohort import measure_cohort, parse_shard
 
     _require_folders(reference, pet)
+    if options.get("workers") is not None and options.get("scheduler"):
+        raise click.UsageError("--workers and --scheduler exclude each other")
     try:
         shard = parse_shard(options.get("shard"))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--shard") from None
+    pet_channel = _pet_channel(options.get("pet_channel"))
     return measure_cohort(
         pred,
         reference,
         pet,
+        pet_channel=pet_channel,
         connectivity=int(options.get("connectivity") or 18),
         criterion=options.get("criterion") or "suvmax",
         iou_threshold=float(options.get("iou_threshold") or 0.5),
         label=options.get("label"),
         resample=bool(options.get("resample")),
         workers=options.get("workers"),
+        scheduler=options.get("scheduler") or None,
         shard=shard,
         progress=options.get("progress_bar") or not options.get("no_progress", False),
         strict=bool(options.get("strict")),
         compat=options.get("compat"),
         skip_cases=options.get("skip_cases", ()),
     )
+
+
+def _pet_channel(value: str | None) -> str | None:
+    from agreement.measures.layout import parse_channel
+
+    if value is None:
+        return None
+    try:
+        return parse_channel(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--pet-channel") from None
 
 
 def _require_folders(reference: str | Path | None, pet: str | Path | None) -> None:
@@ -120,6 +146,33 @@ def read_output_table(path: Path) -> pd.DataFrame:
     from agreement.tables import read_table
 
     return read_table(path, dtype={"case_id": str, "method": str})
+
+
+def shard_format(folder: Path, preferred: str | None = None) -> str:
+    """``csv`` or ``parquet``: the format of the measure tables in ``folder``.
+
+    With tables in both formats, ``preferred`` decides (else it is an error).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "measurements.parquet").write_bytes(b"")
+    >>> shard_format(d)
+    'parquet'
+    """
+    found = [ext for ext in ("csv", "parquet") if (folder / f"measurements.{ext}").is_file()]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise InputError(
+            f"{folder}: no measurements.csv or measurements.parquet; is it an agree measure output?"
+        )
+    if preferred is None:
+        raise InputError(
+            f"{folder}: holds both CSV and Parquet tables; pass --format to choose one"
+        )
+    return preferred
 
 
 def _has_content(path: Path) -> bool:
@@ -238,7 +291,8 @@ def _dry_run(pred: Path, options: dict[str, Any]) -> None:
     from agreement.measures.layout import plan_cohort
 
     _require_folders(options.get("reference"), options.get("pet"))
-    plan = plan_cohort(pred, options["reference"], options["pet"])
+    plan = plan_cohort(pred, options["reference"], options["pet"],
+                       pet_channel=_pet_channel(options.get("pet_channel")))  # fmt: skip
     try:
         shard = parse_shard(options.get("shard"))
     except ValueError as exc:
@@ -265,11 +319,15 @@ Examples:
 @click.argument("shards", nargs=-1, required=True, type=_FOLDER)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet"]),
+    default=None,
+    help="Format of the merged tables [default: the shards' format, read from their files].",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
-def merge(shards: tuple[Path, ...], output: Path, fmt: str, overwrite: bool) -> None:
-    """Concatenate the tables of several ``agree measure --shard`` outputs."""
+def merge(shards: tuple[Path, ...], output: Path, fmt: str | None, overwrite: bool) -> None:
+    """Concatenate the tables of several ``agree measure --shard`` outputs (CSV or Parquet)."""
     import pandas as pd
 
     from agreement.atomic import atomic_dir
@@ -283,8 +341,10 @@ def merge(shards: tuple[Path, ...], output: Path, fmt: str, overwrite: bool) -> 
             raise InputError(
                 f"{folder}: {'not a folder' if folder.exists() else 'folder not found'}"
             )
+        ext = shard_format(folder, fmt)
+        fmt = fmt or ext
         for name in names:
-            path = folder / f"{name}.{fmt}"
+            path = folder / f"{name}.{ext}"
             if not path.is_file():
                 if name == "failed":
                     continue

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from agreement.cli_measure import measure_options
+from agreement.cli_measure import WORKERS_HELP, measure_options
 from agreement.cli_stats import stats_options
 from agreement.errors import InputError
 
@@ -67,11 +67,13 @@ def _read_measurements(path: Path) -> Any:
     return table
 
 
-def _input_files(pred: Path, reference: Path, pet: Path, shard: str | None) -> list[Path]:
+def _input_files(
+    pred: Path, reference: Path, pet: Path, shard: str | None, pet_channel: str | None
+) -> list[Path]:
     from agreement.measures.cohort import parse_shard
     from agreement.measures.layout import plan_cohort
 
-    plan = plan_cohort(pred, reference, pet)
+    plan = plan_cohort(pred, reference, pet, pet_channel=pet_channel)
     parsed = parse_shard(shard) if shard else None
     if parsed is not None:
         plan = plan.shard(*parsed)
@@ -147,7 +149,8 @@ def _run_report(
             raise InputError(f"{source}: {reason}")
         for note in result.skipped:
             click.echo(f"skipped: {note}", err=True)
-        inputs = _input_files(source, reference, pet, options.get("shard"))
+        inputs = _input_files(source, reference, pet, options.get("shard"),
+                              options.get("pet_channel"))  # fmt: skip
         measure_params = {k: options.get(k) for k in MEASURE_KEYS}
         measure_params["connectivity"] = int(measure_params["connectivity"] or 18)
         tables = {
@@ -266,7 +269,7 @@ def report(source: Path, output: Path, **options: Any) -> None:
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="Parallel processes [default: SLURM_CPUS_PER_TASK or usable CPUs].",
+    help=WORKERS_HELP,
 )
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @stats_options

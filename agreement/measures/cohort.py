@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from agreement.measures.case import (
     CaseResult,
     measure_job,
 )
+from agreement.measures.cluster import auto_workers, dask_backend, input_bytes
 from agreement.measures.detection import check_detection_args
 from agreement.measures.layout import Plan, plan_cohort
 from agreement.measures.lesions import check_connectivity
@@ -58,23 +60,6 @@ class CohortResult:
 
     def __repr__(self) -> str:
         return f"CohortResult({self.summary()})"
-
-
-def default_workers() -> int:
-    """``SLURM_CPUS_PER_TASK`` if set, else the CPUs this process may use.
-
-    Examples
-    --------
-    >>> default_workers() >= 1
-    True
-    """
-    slurm = os.environ.get("SLURM_CPUS_PER_TASK", "").strip()
-    if slurm.isdigit() and int(slurm) > 0:
-        return int(slurm)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
@@ -151,6 +136,8 @@ def measure_cohort(
     label: int | None = None,
     resample: bool = False,
     workers: int | None = None,
+    scheduler: Any = None,
+    pet_channel: str | int | None = None,
     shard: str | tuple[int, int] | None = None,
     progress: Any = True,
     strict: bool = False,
@@ -172,7 +159,16 @@ def measure_cohort(
     resample : bool
         Resample predictions onto the reference grid (nearest neighbour) when they differ.
     workers : int, optional
-        Parallel processes (joblib); default ``SLURM_CPUS_PER_TASK`` or the usable CPUs.
+        Parallel processes (joblib). Default: 1 when the input files total under 64 MiB
+        (starting processes costs more than it saves), else ``SLURM_CPUS_PER_TASK`` or the
+        usable CPUs (:func:`agreement.measures.cluster.auto_workers`).
+    pet_channel : str or int, optional
+        The PET channel of nnU-Net images (``1`` or ``"0001"``) when ``dataset.json`` does
+        not name one PET or SUV.
+    scheduler : str or distributed.Client, optional
+        Run the cases on a Dask cluster instead (scheduler address such as
+        ``tcp://host:8786``, or a client); needs the ``[dask]`` extra and the files visible to
+        every worker. Excludes ``workers``.
     shard : "K/N" or (K, N), optional
         Measure only cases K, K+N, K+2N, ... of the sorted case list (0-based K).
     progress : bool or tqdm
@@ -205,7 +201,9 @@ def measure_cohort(
     check_detection_args(criterion, iou_threshold, compat)
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    plan = plan_cohort(pred, reference, pet)
+    if workers is not None and scheduler is not None:
+        raise ValueError("pass workers or scheduler, not both")
+    plan = plan_cohort(pred, reference, pet, pet_channel=pet_channel)
     parsed = parse_shard(shard)
     if parsed is not None:
         plan = plan.shard(*parsed)
@@ -220,12 +218,16 @@ def measure_cohort(
         "compat": compat,
         "strict": strict,
     }
-    n_jobs = min(workers or default_workers(), max(len(jobs), 1))
-    results = list(_iterate(jobs, options, n_jobs, progress))
+    if workers is None:
+        files = [p for j in jobs for p in (j.reference, j.pet, *j.predictions.values())]
+        n_jobs = auto_workers(len(jobs), input_bytes(files))
+    else:
+        n_jobs = min(workers, max(len(jobs), 1))
+    results = list(_iterate(jobs, options, n_jobs, progress, scheduler))
     return collect(results, plan)
 
 
-def _iterate(jobs: list, options: dict[str, Any], n_jobs: int, progress: Any):
+def _iterate(jobs: list, options: dict[str, Any], n_jobs: int, progress: Any, scheduler: Any):
     from tqdm.auto import tqdm
 
     own = isinstance(progress, bool) or progress is None
@@ -236,14 +238,17 @@ def _iterate(jobs: list, options: dict[str, Any], n_jobs: int, progress: Any):
         bar.total = (bar.total or 0) + len(jobs)
         bar.refresh()
     try:
-        if n_jobs <= 1:
+        if n_jobs <= 1 and scheduler is None:
             for job in jobs:
                 yield _run(job, options)
                 bar.update()
-        else:
-            from joblib import Parallel, delayed
+            return
+        from joblib import Parallel, delayed
 
-            parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+        with dask_backend(scheduler) if scheduler is not None else nullcontext():
+            parallel = Parallel(
+                n_jobs=-1 if scheduler is not None else n_jobs, return_as="generator_unordered"
+            )
             for result in parallel(delayed(_run)(job, options) for job in jobs):
                 yield result
                 bar.update()

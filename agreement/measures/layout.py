@@ -3,9 +3,12 @@
 Recognised layouts (the detected one is reported):
 
 * predictions: ``PRED/<case>`` (flat; the method is the folder name), ``PRED/<method>/<case>``
-  or ``PRED/<network>/<loss>/<case>`` (method ``network/loss``);
+  or ``PRED/<network>/<loss>/<case>`` (method ``network/loss``); autoPET
+  ``<patient>/<study>/PRED.nii.gz``, a tree mirroring the study folders or the study folders
+  themselves (one method, the folder name);
 * reference and PET: a flat folder ``<case>``; nnU-Net ``<case>_NNNN`` channel files (the
-  PET channel is taken from ``dataset.json`` ``channel_names``, or is the only channel), also
+  PET channel is ``pet_channel``, else taken from ``dataset.json`` ``channel_names``, or is
+  the only channel), also
   a dataset folder holding ``imagesTr``/``imagesTs``/``labelsTr``/``labelsTs``; autoPET study
   folders ``<patient>/<study>/{SEG,SUV}.nii.gz`` (case id ``<patient>_<study>``, or
   ``<patient>`` when the patient has one study).
@@ -28,7 +31,7 @@ from agreement.errors import InputError
 from agreement.measures.io import image_suffix
 
 _CHANNEL = re.compile(r"^(?P<case>.+)_(?P<channel>\d{4})$")
-_AUTOPET = {"reference": "SEG", "pet": "SUV"}
+_AUTOPET = {"reference": "SEG", "pet": "SUV", "pred": "PRED"}
 
 
 def case_stem(path: str | Path) -> str:
@@ -165,8 +168,27 @@ def _dataset_json(folder: Path) -> dict | None:
     return None
 
 
-def _pet_channel(folder: Path, channels: set[str]) -> tuple[str, str]:
+def parse_channel(channel: str | int) -> str:
+    """An nnU-Net channel as its four-digit file suffix (``1``, ``"1"``, ``"0001"``).
+
+    Examples
+    --------
+    >>> parse_channel("1"), parse_channel("0001"), parse_channel(0)
+    ('0001', '0001', '0000')
+    """
+    text = str(channel).strip()
+    if not re.fullmatch(r"\d{1,4}", text):
+        raise ValueError(f"a channel is a number such as 1 or 0001, got {channel!r}")
+    return f"{int(text):04d}"
+
+
+def _pet_channel(folder: Path, channels: set[str], chosen: str | None) -> tuple[str, str]:
     """The PET channel among ``channels`` and how it was chosen."""
+    shown = ", ".join(f"_{c}" for c in sorted(channels))
+    if chosen is not None:
+        if chosen not in channels:
+            raise InputError(f"{folder}: no _{chosen} files for --pet-channel (found {shown})")
+        return chosen, f"channel {chosen} (--pet-channel)"
     if len(channels) == 1:
         only = next(iter(channels))
         return only, f"channel {only} (the only one)"
@@ -177,18 +199,24 @@ def _pet_channel(folder: Path, channels: set[str]) -> tuple[str, str]:
             channel = f"{int(key):04d}"
             if channel in channels:
                 return channel, f"channel {channel} ({value!r} in dataset.json)"
-    shown = ", ".join(f"_{c}" for c in sorted(channels))
     raise InputError(
         f"{folder}: several image channels ({shown}) and no dataset.json channel_names entry "
-        "named PET or SUV says which one is the PET"
+        "named PET or SUV says which one is the PET; pass --pet-channel N"
     )
 
 
-def find_images(folder: str | Path, role: str, wanted: set[str] | None = None) -> ImageSet:
+def find_images(
+    folder: str | Path,
+    role: str,
+    wanted: set[str] | None = None,
+    *,
+    pet_channel: str | int | None = None,
+) -> ImageSet:
     """Collect reference masks (``role="reference"``) or PET volumes (``role="pet"``).
 
     ``wanted`` (case ids) decides between a flat and an nnU-Net reading of names that end
-    in ``_NNNN``: the reading matching more wanted ids wins.
+    in ``_NNNN``: the reading matching more wanted ids wins. ``pet_channel`` (``1`` or
+    ``"0001"``) names the PET channel of nnU-Net images instead of ``dataset.json``.
 
     Examples
     --------
@@ -222,10 +250,11 @@ def find_images(folder: str | Path, role: str, wanted: set[str] | None = None) -
     nnunet: dict[str, Path] | None = None
     how = ""
     if channels and all(c is not None for _, _, c in split):
+        chosen = None if pet_channel is None else parse_channel(pet_channel)
         try:
-            channel, how = _pet_channel(roots[0], channels) if role == "pet" else ("", "")
+            channel, how = _pet_channel(roots[0], channels, chosen) if role == "pet" else ("", "")
         except InputError:
-            if wanted is None or not wanted & {case_stem(p) for p in paths}:
+            if chosen is not None or wanted is None or not wanted & {case_stem(p) for p in paths}:
                 raise
             channel = None
         if role == "pet" and channel is not None:
@@ -276,6 +305,10 @@ def find_predictions(folder: str | Path) -> Predictions:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: {'not a folder' if folder.exists() else 'folder not found'}")
+    autopet = _autopet(folder, "pred")
+    if autopet is not None:
+        name = folder.resolve().name
+        return Predictions(autopet.layout, {name: autopet.files}, autopet.skipped)
     skipped: list[str] = []
     top = _images(folder, skipped)
     groups: dict[str, list[Path]] = {}
@@ -354,8 +387,16 @@ def _named(ids: list[str], limit: int = 20) -> str:
     return shown + (f", ... (+{len(ids) - limit} more)" if len(ids) > limit else "")
 
 
-def plan_cohort(pred: str | Path, reference: str | Path, pet: str | Path) -> Plan:
+def plan_cohort(
+    pred: str | Path,
+    reference: str | Path,
+    pet: str | Path,
+    *,
+    pet_channel: str | int | None = None,
+) -> Plan:
     """Discover the three folders and pair every prediction with its reference and PET.
+
+    ``pet_channel`` names the PET channel of nnU-Net images (see :func:`find_images`).
 
     Raises
     ------
@@ -367,7 +408,7 @@ def plan_cohort(pred: str | Path, reference: str | Path, pet: str | Path) -> Pla
     all_ids = {c for cases in preds.methods.values() for c in cases}
     refs = find_images(reference, "reference")
     ref_ids = {c for c in (_resolve(i, refs) for i in all_ids) if c is not None} | set(refs.files)
-    pets = find_images(pet, "pet", wanted=ref_ids)
+    pets = find_images(pet, "pet", wanted=ref_ids, pet_channel=pet_channel)
     jobs: dict[str, dict[str, Path]] = {}
     for method, cases in preds.methods.items():
         for case_id, path in cases.items():
