@@ -221,7 +221,8 @@ def _trained_predictions(
             else:  # a finished run in --work is reused: report its epochs' time from log.csv
                 seconds = _log_seconds(run_dir)
             pred_dir = root / "pred" / config.run_name
-            predict([run_dir], demo_raw / "imagesTr", pred_dir, device="cpu", progress=False)
+            predict([run_dir], demo_raw / "imagesTr", pred_dir, device="cpu", progress=False,
+                    overwrite=True)  # this script's own earlier output, if any
             masks[network, loss] = {
                 case: np.asarray(
                     nib.load(pred_dir / network / loss / f"{case}.nii.gz").dataobj

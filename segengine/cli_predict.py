@@ -38,7 +38,12 @@ from agreement.errors import InputError
     help="Window blending [default: gaussian; constant with --compat].",
 )
 @click.option("--save-probabilities", is_flag=True, help="Also write <case>_probabilities.npz.")
-@click.option("--resume", is_flag=True, help="Skip cases already predicted.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an existing -o folder (same runs and settings): skip cases already predicted.",
+)
+@click.option("--strict", is_flag=True, help="Stop at the first failing case (exit 2).")
 @click.option(
     "--compat",
     type=click.Choice(["reference"]),
@@ -53,7 +58,11 @@ from agreement.errors import InputError
 @click.option(
     "--pet", type=click.Path(path_type=Path), help="PET images for --report [default: --images]."
 )
-@click.option("--overwrite", is_flag=True, help="Replace an existing --report folder.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an earlier output of segengine predict in -o (and the --report folder).",
+)
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def predict(
     runs: tuple[Path, ...],
@@ -66,6 +75,7 @@ def predict(
     mode: str | None,
     save_probabilities: bool,
     resume: bool,
+    strict: bool,
     compat: str | None,
     report: Path | None,
     reference: Path | None,
@@ -99,6 +109,8 @@ def predict(
             mode=mode,
             save_probabilities=save_probabilities,
             resume=resume,
+            overwrite=overwrite,
+            strict=strict,
             compat=compat,
             progress=not no_progress,
         )
@@ -106,6 +118,7 @@ def predict(
         if isinstance(exc, InputError):
             raise
         raise InputError(f"segengine predict: {exc}") from None
+    _notes(output)
     click.echo(str(output))
     if report is not None:
         from agreement.cli import agree
@@ -123,3 +136,18 @@ def predict(
         args += ["--overwrite"] if overwrite else []
         args += ["--no-progress"] if no_progress else []
         agree.main(args=args, prog_name="agree", standalone_mode=False)
+
+
+def _notes(output: Path) -> None:
+    """Say which cases had their CT resampled and which failed (from predict.json)."""
+    import json
+
+    manifest = json.loads((output / "predict.json").read_text())
+    moved = manifest.get("ct_resampled_to_pet") or {}
+    if moved:
+        cases = ", ".join(f"{c} ({why})" for c, why in moved.items())
+        click.echo(f"CT resampled onto the PET grid: {cases}")
+    failed = manifest.get("failed_cases") or []
+    if failed:
+        click.echo(f"failed: {len(failed)} case(s) ({', '.join(failed)}); reasons in "
+                   f"{output / 'failed.csv'}")  # fmt: skip

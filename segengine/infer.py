@@ -5,6 +5,13 @@ Output layout (what ``agree report PRED`` reads, two levels of method folders)::
     OUT/<network>/<loss>/<case>.nii.gz                  uint8 labels on the PET grid, PET affine
     OUT/<network>/<loss>/<case>_probabilities.npz       optional: float32 (C, *grid) + affine
     OUT/predict.json                                    runs, checkpoints, settings, weights
+    OUT/failed.csv                                      cases that failed (case_id, method, reason)
+
+A case whose CT lies on another grid than its PET is predicted with the CT resampled onto the
+PET grid (as the papers' autoPET data were); ``predict.json`` lists those cases under
+``ct_resampled_to_pet``. A case that cannot be predicted (unreadable image, CT that does not
+overlap its PET) is listed in ``failed.csv`` and the other cases go on. An existing ``OUT`` is
+continued only with ``resume`` (same runs and settings) or replaced with ``overwrite``.
 
 Without ``ensemble`` every run gets its own ``<network>/<loss>`` folder (so two folds of the same
 pair must be predicted into different ``OUT`` folders, or ensembled). With ``ensemble`` the runs
@@ -14,10 +21,12 @@ folder; ``predict.json`` records the method, the folds and the weights.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -103,12 +112,47 @@ def find_cases(images_dir: str | os.PathLike[str]) -> dict[str, tuple[Path, Path
     return cases
 
 
-def _preprocess(ct: Path, pet: Path, config: TrainConfig) -> Any:
+def _preprocess(ct: Path, pet: Path, config: TrainConfig, *, ct_on_pet_grid: bool = False) -> Any:
     """The network input (2, *grid) MetaTensor on the run's resampled, cropped grid."""
     from segengine.data.transforms import infer_transforms
     from segengine.training import data_config
 
-    return infer_transforms(data_config(config))({"ct": str(ct), "pet": str(pet)})["image"]
+    transforms = infer_transforms(data_config(config), ct_on_pet_grid=ct_on_pet_grid)
+    return transforms({"ct": str(ct), "pet": str(pet)})["image"]
+
+
+def check_pair(ct: Path, pet: Path) -> str | None:
+    """None when CT and PET share a grid; else how they differ (the CT is then resampled).
+
+    Raises :class:`~agreement.errors.InputError` naming the file when one cannot be read or
+    when the CT does not overlap the PET at all (nothing to resample).
+    """
+    import nibabel as nib
+
+    from segengine.data.io import grid_problem
+
+    images = []
+    for path in (ct, pet):
+        try:
+            images.append(nib.load(str(path)))
+        except Exception as exc:  # noqa: BLE001 - any reader error names the file
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise InputError(f"{path}: cannot read ({first})") from None
+    problem = grid_problem(*images)
+    if problem is None:
+        return None
+    low, high = zip(*(_world_box(img) for img in images), strict=True)
+    if np.any(np.max(low, axis=0) >= np.min(high, axis=0)):
+        raise InputError(f"{ct}: CT does not overlap its PET {pet.name} ({problem})")
+    return problem
+
+
+def _world_box(img: Any) -> tuple[np.ndarray, np.ndarray]:
+    """World-coordinate bounding box (mm) of an image's voxel centres."""
+    shape = np.asarray(img.shape[:3]) - 1
+    corners = np.array(np.meshgrid(*[[0, n] for n in shape], indexing="ij")).reshape(3, -1)
+    world = img.affine[:3, :3] @ corners + img.affine[:3, 3:4]
+    return world.min(axis=1), world.max(axis=1)
 
 
 def to_original_grid(probabilities: Any, affine: np.ndarray, shape: Sequence[int]) -> np.ndarray:
@@ -169,6 +213,8 @@ def predict(
     mode: Literal["gaussian", "constant"] | None = None,
     save_probabilities: bool = False,
     resume: bool = False,
+    overwrite: bool = False,
+    strict: bool = False,
     compat: Literal["reference"] | None = None,
     progress: bool = True,
 ) -> Path:
@@ -195,7 +241,17 @@ def predict(
     save_probabilities : bool
         Also write ``<case>_probabilities.npz`` (``probabilities`` (C, *grid), ``affine``).
     resume : bool
-        Skip cases whose outputs already exist.
+        Continue an existing ``out_dir``: skip cases whose outputs exist. Refused unless its
+        ``predict.json`` records the same runs (checkpoint SHA-256) and settings.
+    overwrite : bool
+        Replace an existing ``out_dir`` that holds an earlier ``predict`` output (its
+        ``predict.json``); the old folder stays until the new one is complete. Without
+        ``resume`` or ``overwrite`` an existing, non-empty ``out_dir`` is refused.
+    strict : bool
+        Stop at the first failing case. Otherwise a failing case (unreadable image, CT that
+        does not overlap its PET, ...) is listed in ``failed.csv`` (``case_id, method,
+        reason``, as ``agree`` writes it) and the others go on; only when every case fails
+        is it an error.
     compat : {"reference"}, optional
         The published code's inference settings.
     progress : bool
@@ -212,7 +268,6 @@ def predict(
     >>> default_window(None, None, compat="reference")
     (0.25, 'constant')
     """
-    import nibabel as nib
     from tqdm.auto import tqdm
 
     if ensemble is not None and ensemble not in METHODS:
@@ -244,41 +299,210 @@ def predict(
             weights[method] = w
             _check_weights(w, len(w))  # warns once when the weights are nearly equal
     opts = {"sw_batch_size": sw_batch_size, "overlap": overlap, "mode": mode}
+    manifest = _manifest(groups, ensemble, weights, opts, compat)
+    state = _output_state(out_dir, manifest, resume=resume, overwrite=overwrite)
 
-    for case, (ct, pet) in tqdm(cases.items(), desc="predict", disable=not progress):
-        todo = {}
-        for method in groups:
-            folder = out_dir / method
-            target = folder / f"{case}.nii.gz"
-            prob_file = folder / f"{case}_probabilities.npz"
-            done = target.is_file() and (not save_probabilities or prob_file.is_file())
-            if not (resume and done):
-                todo[method] = (target, prob_file)
-        if not todo:
+    # Grids first (headers only): unreadable or disjoint CT/PET pairs fail before any writing.
+    failed: list[dict[str, str]] = []
+    resampled: dict[str, str] = {}
+    for case, (ct, pet) in cases.items():
+        try:
+            problem = check_pair(ct, pet)
+        except InputError as exc:
+            if strict:
+                raise
+            failed += [{"case_id": case, "method": m, "reason": str(exc)} for m in groups]
             continue
-        pet_img = nib.load(str(pet))
-        shape = pet_img.shape[:3]
-        inputs: dict[tuple, Any] = {}
-        for method, (target, prob_file) in todo.items():
-            stack = []
-            for run in groups[method]:
-                key = (run.config.spacing, run.config.compat)
-                if key not in inputs:
-                    inputs[key] = _preprocess(ct, pet, run.config)
-                probs = _run_probabilities(run, inputs[key], dev, opts)
-                stack.append(to_original_grid(probs, pet_img.affine, shape))
-            stacked = np.stack(stack)
-            rule = ensemble or "mean"  # one run: the mean is the run itself
-            labels, mean = _combine(stacked, rule, weights.get(method))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if save_probabilities:
-                with atomic_path(prob_file) as tmp:
-                    with tmp.open("wb") as fh:
-                        np.savez_compressed(fh, probabilities=mean, affine=pet_img.affine)
-            _write_nifti(target, labels.astype(np.uint8), pet_img)
+        if problem is not None:
+            resampled[case] = problem
+    bad_cases = {f["case_id"] for f in failed}
+    if failed and len(bad_cases) == len(cases):
+        raise InputError(f"{failed[0]['reason']} (every case failed)")
 
-    _write_manifest(out_dir, groups, ensemble, weights, opts, compat)
+    with _destination(out_dir, state) as root:
+        if state != "resume":
+            _write_json(root / "predict.json", {**manifest, "complete": False})
+        done = 0
+        for case, (ct, pet) in tqdm(cases.items(), desc="predict", disable=not progress):
+            if case in bad_cases:
+                continue
+            try:
+                _predict_case(case, ct, pet, root, groups, weights, opts, dev,
+                              resume=state == "resume", save_probabilities=save_probabilities,
+                              ensemble=ensemble, ct_on_pet_grid=case in resampled)  # fmt: skip
+            except Exception as exc:  # noqa: BLE001 - one bad case must not stop the others
+                if strict:
+                    raise
+                reason = _reason(exc)
+                failed += [{"case_id": case, "method": m, "reason": reason} for m in groups]
+                continue
+            done += 1
+        if done == 0 and failed:
+            raise InputError(f"{failed[0]['reason']} (every case failed)")
+        _write_failed(root / "failed.csv", failed)
+        _write_json(root / "predict.json", {
+            **manifest, "complete": True, "ct_resampled_to_pet": resampled,
+            "failed_cases": sorted({f["case_id"] for f in failed}),
+        })  # fmt: skip
     return out_dir
+
+
+def _predict_case(
+    case: str,
+    ct: Path,
+    pet: Path,
+    root: Path,
+    groups: dict[str, list[Run]],
+    weights: dict,
+    opts: dict,
+    dev: torch.device,
+    *,
+    resume: bool,
+    save_probabilities: bool,
+    ensemble: str | None,
+    ct_on_pet_grid: bool,
+) -> None:
+    """Predict one case with every method (skipping outputs that exist under ``resume``)."""
+    import nibabel as nib
+
+    todo = {}
+    for method in groups:
+        folder = root / method
+        target = folder / f"{case}.nii.gz"
+        prob_file = folder / f"{case}_probabilities.npz"
+        done = target.is_file() and (not save_probabilities or prob_file.is_file())
+        if not (resume and done):
+            todo[method] = (target, prob_file)
+    if not todo:
+        return
+    pet_img = nib.load(str(pet))
+    shape = pet_img.shape[:3]
+    inputs: dict[tuple, Any] = {}
+    for method, (target, prob_file) in todo.items():
+        stack = []
+        for run in groups[method]:
+            key = (run.config.spacing, run.config.compat)
+            if key not in inputs:
+                inputs[key] = _preprocess(ct, pet, run.config, ct_on_pet_grid=ct_on_pet_grid)
+            probs = _run_probabilities(run, inputs[key], dev, opts)
+            stack.append(to_original_grid(probs, pet_img.affine, shape))
+        stacked = np.stack(stack)
+        rule = ensemble or "mean"  # one run: the mean is the run itself
+        labels, mean = _combine(stacked, rule, weights.get(method))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if save_probabilities:
+            with atomic_path(prob_file) as tmp:
+                with tmp.open("wb") as fh:
+                    np.savez_compressed(fh, probabilities=mean, affine=pet_img.affine)
+        _write_nifti(target, labels.astype(np.uint8), pet_img)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line for the failures table: the message (with the error type unless InputError)."""
+    lines = str(exc).strip().splitlines()
+    first = lines[0] if lines else ""
+    return first if isinstance(exc, InputError) else f"{type(exc).__name__}: {first}"
+
+
+# predict.json keys that may differ between a run and its --resume (the rest must match).
+_FREE_KEYS = ("sw_batch_size", "versions", "complete", "ct_resampled_to_pet", "failed_cases")
+
+
+def _output_state(out_dir: Path, manifest: dict, *, resume: bool, overwrite: bool) -> str:
+    """"new" (absent or empty folder), "resume" or "replace"; refuse anything else."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: exists and is not a folder")
+    if not out_dir.exists() or not any(out_dir.iterdir()):
+        return "new"
+    saved = out_dir / "predict.json"
+    old = _read_json(saved) if saved.is_file() else None
+    if resume and old is not None:
+        diff = [k for k in sorted(set(manifest) | set(old))
+                if k not in _FREE_KEYS and _canon(manifest.get(k)) != _canon(old.get(k))]  # fmt: skip
+        if not diff:
+            return "resume"
+        if not overwrite:
+            raise InputError(f"{saved}: predicted with {_difference(diff[0], old, manifest)}; "
+                             "cannot resume (pass --overwrite to replace the folder)")  # fmt: skip
+    if overwrite:
+        if old is None:
+            raise InputError(f"{out_dir}: not a segengine predict output (no predict.json); "
+                             "refusing to replace it")  # fmt: skip
+        return "replace"
+    if resume:
+        raise InputError(f"{out_dir}: --resume found no predict.json of segengine predict "
+                         "there; refusing to mix predictions into it")  # fmt: skip
+    raise InputError(f"{out_dir}: output folder exists; pass --resume to continue it "
+                     "(same runs and settings) or --overwrite to replace it")  # fmt: skip
+
+
+def _difference(key: str, old: dict, new: dict) -> str:
+    """What differs between two predict.json, in words."""
+    if key != "methods" or not isinstance(old.get("methods"), dict):
+        return f"other {key} ({_canon(old.get(key))}, not {_canon(new.get(key))})"
+    before, now = old["methods"], new["methods"]
+    if sorted(before) != sorted(now):
+        return f"other methods ({', '.join(sorted(before))}, not {', '.join(sorted(now))})"
+    for method in sorted(now):
+        a, b = before[method], now[method]
+        if a.get("checkpoints") != b.get("checkpoints"):
+            return f"other {method} checkpoints ({_canon(a.get('checkpoints'))})"
+        for path, x, y in zip(b["checkpoints"], a.get("sha256") or [], b["sha256"], strict=False):
+            if x != y:
+                return f"other weights in {path} (its SHA-256 differs)"
+    return "other runs"
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _write_failed(path: Path, failed: list[dict[str, str]]) -> None:
+    """``failed.csv`` (agree's schema: case_id, method, reason), or none when nothing failed."""
+    if not failed:
+        path.unlink(missing_ok=True)  # a resumed run retried them
+        return
+    import pandas as pd
+
+    from agreement.measures.case import FAILED_COLUMNS
+    from agreement.tables import write_table
+
+    write_table(pd.DataFrame(failed, columns=FAILED_COLUMNS), path)
+
+
+@contextlib.contextmanager
+def _destination(out_dir: Path, state: str) -> Iterator[Path]:
+    """Where to write: ``out_dir`` itself (new or resumed: a killed run can resume), or a
+    temporary beside it that replaces the old output only once complete."""
+    if state == "replace":
+        from agreement.atomic import atomic_dir
+
+        with atomic_dir(out_dir, overwrite=True) as tmp:
+            yield tmp
+        return
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        yield out_dir
+    except BaseException:
+        if state == "new" and not any(p.name != "predict.json" for p in out_dir.iterdir()):
+            (out_dir / "predict.json").unlink(missing_ok=True)  # nothing predicted: no output
+            if created:
+                out_dir.rmdir()
+        raise
 
 
 def _combine(stacked: np.ndarray, rule: str, weights: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -305,19 +529,19 @@ def default_window(
     return overlap, mode
 
 
-def _write_manifest(
-    out_dir: Path, groups: dict, method: Any, weights: dict, opts: dict, compat: Any
-) -> None:
+def _manifest(groups: dict, method: Any, weights: dict, opts: dict, compat: Any) -> dict:
+    """``predict.json``: the runs (absolute paths, checkpoint SHA-256) and every setting."""
     import monai
 
-    manifest = {
+    return {
         "ensemble": method,
         "compat": compat,
         **opts,
         "methods": {
             m: {
-                "runs": [str(r.folder) for r in g],
-                "checkpoints": [str(r.checkpoint) for r in g],
+                "runs": [str(r.folder.resolve()) for r in g],
+                "checkpoints": [str(r.checkpoint.resolve()) for r in g],
+                "sha256": [_sha256(r.checkpoint) for r in g],
                 "folds": [r.config.fold for r in g],
                 "val_dice": [r.val_dice for r in g],
                 "weights": weights.get(m),
@@ -326,6 +550,11 @@ def _write_manifest(
         },
         "versions": {"torch": torch.__version__, "monai": monai.__version__},
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out_dir / "predict.json") as tmp:
-        tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -278,8 +278,36 @@ def val_transforms(config: DataConfig | None = None, **changes: Any) -> Compose:
     return Compose(_preprocess(config, ["ct", "pet", "label"]) + _concat())
 
 
-def infer_transforms(config: DataConfig | None = None, **changes: Any) -> Compose:
+class _CTOnPETGrid(MapTransform):
+    """Resample the CT onto the PET's grid (bilinear, air outside the CT), as the papers' data did.
+
+    The autoPET data the papers used ship a CT already resampled to the PET (``CTres``); a case
+    whose CT has its own grid is brought there before the rest of the preprocessing.
+    """
+
+    def __init__(self, air: float = -1000.0) -> None:
+        super().__init__(keys=["ct"])
+        self.air = air
+
+    def __call__(self, data: Any) -> dict:
+        from monai.transforms import SpatialResample
+
+        d = dict(data)
+        pet = d["pet"]
+        resample = SpatialResample(mode="bilinear", padding_mode="zeros", dtype=torch.float32)
+        # zeros padding around (CT - air), then + air: voxels outside the CT read as air
+        moved = resample(d["ct"] - self.air, dst_affine=pet.affine, spatial_size=pet.shape[1:])
+        d["ct"] = moved + self.air
+        return d
+
+
+def infer_transforms(
+    config: DataConfig | None = None, *, ct_on_pet_grid: bool = False, **changes: Any
+) -> Compose:
     """Inference transforms: the deterministic preprocessing of CT and PET (no label).
+
+    ``ct_on_pet_grid=True`` first resamples the CT onto the PET's grid (for a case whose CT
+    and PET grids differ; air, -1000 HU, outside the CT).
 
     The output ``image`` is a MetaTensor whose affine is that of the cropped, resampled grid
     (its ``applied_operations`` list the steps), so predictions on it can be resampled back to
@@ -292,7 +320,10 @@ def infer_transforms(config: DataConfig | None = None, **changes: Any) -> Compos
     ('ct', 'pet')
     """
     config = _config(config, changes)
-    return Compose(_preprocess(config, ["ct", "pet"]) + _concat())
+    steps = _preprocess(config, ["ct", "pet"])
+    if ct_on_pet_grid:
+        steps.insert(3, _CTOnPETGrid())  # after loading and typing, before orientation
+    return Compose(steps + _concat())
 
 
 def _hash_transforms(transforms: Sequence[Any]) -> bytes:
