@@ -51,6 +51,16 @@ def measure_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--label", type=click.IntRange(min=1), default=None,
                      help="Lesion label value (>= 1) in the reference AND predicted masks, e.g. "
                           "255 for 0/255 masks (default: masks are 0/1)."),
+        click.option("--reference-label", type=click.IntRange(min=1), default=None,
+                     help="Lesion label value in the reference masks only (overrides --label); "
+                          "refused when no reference mask contains it."),
+        click.option("--pred-label", type=click.IntRange(min=1), default=None,
+                     help="Lesion label value in the predicted masks only (overrides --label)."),
+        click.option("--missing", type=click.Choice(["skip", "empty", "fail"]), default="skip",
+                     show_default=True,
+                     help="A reference case without a prediction for a method: skip it (listed "
+                          "in missing.csv and the report), score it as an empty mask (as the "
+                          "autoPET evaluation does; still listed) or fail (exit 2)."),
         click.option("--resample", is_flag=True,
                      help="Resample predictions onto the reference grid (nearest neighbour)."),
         click.option("-j", "--workers", type=click.IntRange(min=1), default=None,
@@ -96,6 +106,9 @@ def run_measure(
         criterion=options.get("criterion") or "suvmax",
         iou_threshold=float(options.get("iou_threshold") or 0.5),
         label=options.get("label"),
+        reference_label=options.get("reference_label"),
+        pred_label=options.get("pred_label"),
+        missing=options.get("missing") or "skip",
         resample=bool(options.get("resample")),
         workers=options.get("workers"),
         scheduler=options.get("scheduler") or None,
@@ -127,11 +140,12 @@ def _require_folders(reference: str | Path | None, pet: str | Path | None) -> No
 
 
 def write_outputs(result: CohortResult, folder: Path, fmt: str = "csv") -> list[Path]:
-    """Write the tables (and ``failed`` when any) into an existing folder."""
+    """Write the tables, ``missing`` (always) and ``failed`` (when any) into a folder."""
     from agreement.tables import write_table
 
     written = []
     tables = {name: getattr(result, name) for name in TABLES}
+    tables["missing"] = result.missing
     if len(result.failed):
         tables["failed"] = result.failed
     for name, df in tables.items():
@@ -207,6 +221,7 @@ def _combine(
         result.failed,
         result.layout,
         result.skipped,
+        result.missing,
     )
 
 
@@ -281,9 +296,21 @@ def measure(pred: Path, output: Path, fmt: str, overwrite: bool, resume: bool, d
         result = _combine(previous, result, options["skip_cases"])
     with atomic_dir(output, overwrite=overwrite or resume) as tmp:
         write_outputs(result, tmp, fmt)
-    for note in result.skipped:
-        click.echo(f"skipped: {note}")
+    echo_missing(result, output / f"missing.{fmt}")
     click.echo(f"{result.summary()}; tables in {output}")
+
+
+def echo_missing(result: CohortResult, table: Path, *, err: bool = False) -> None:
+    """Name the skipped inputs and the pairs without a prediction on the terminal."""
+    for note in result.skipped:
+        click.echo(f"skipped: {note}", err=err)
+    absent = result.missing[result.missing["status"] != "skipped"]
+    if len(absent):
+        pairs = [f"{r.case_id}/{r.method}" for r in absent.itertuples()]
+        shown = ", ".join(pairs[:5]) + (f", ... (+{len(pairs) - 5} more)" if len(pairs) > 5 else "")
+        how = "scored as empty masks" if (absent["status"] == "empty").all() else "not measured"
+        click.echo(f"missing: {len(pairs)} (case, method) pair(s) without a prediction, {how}: "
+                   f"{shown}; listed in {table}", err=err)  # fmt: skip
 
 
 def _dry_run(pred: Path, options: dict[str, Any]) -> None:
@@ -301,8 +328,9 @@ def _dry_run(pred: Path, options: dict[str, Any]) -> None:
         plan = plan.shard(*shard)
     click.echo(f"layout: {plan.layout}")
     for job in plan.jobs:
+        missing = f"\tno prediction={','.join(job.missing)}" if job.missing else ""
         click.echo(f"{job.case_id}\treference={job.reference}\tpet={job.pet}\t"
-                   f"methods={','.join(job.predictions)}")  # fmt: skip
+                   f"methods={','.join(job.predictions)}{missing}")  # fmt: skip
     for note in plan.skipped:
         click.echo(f"skipped: {note}")
     click.echo(f"{len(plan.jobs)} case(s), {len(plan.methods)} method(s); nothing measured")
@@ -333,7 +361,8 @@ def merge(shards: tuple[Path, ...], output: Path, fmt: str | None, overwrite: bo
     from agreement.atomic import atomic_dir
     from agreement.tables import write_table
 
-    names = (*TABLES, "failed")
+    names = (*TABLES, "missing", "failed")
+    optional = ("missing", "failed")
     frames: dict[str, list[pd.DataFrame]] = {name: [] for name in names}
     owner: dict[tuple[str, str], Path] = {}
     for folder in shards:
@@ -346,7 +375,7 @@ def merge(shards: tuple[Path, ...], output: Path, fmt: str | None, overwrite: bo
         for name in names:
             path = folder / f"{name}.{ext}"
             if not path.is_file():
-                if name == "failed":
+                if name in optional:
                     continue
                 raise InputError(f"{path}: missing; is {folder} an agree measure output?")
             frames[name].append(read_output_table(path))
@@ -360,10 +389,12 @@ def merge(shards: tuple[Path, ...], output: Path, fmt: str | None, overwrite: bo
         for name in names:
             parts = [df for df in frames[name] if len(df)]
             if not parts:
-                if name == "failed":
+                if name in optional and not frames[name]:
                     continue
                 parts = frames[name][:1]
             table = pd.concat(parts, ignore_index=True)
+            if name == "missing":  # skipped inputs are listed by every shard
+                table = table.fillna("").drop_duplicates(ignore_index=True)
             if len(table):
                 table = table.sort_values(["case_id", "method"], kind="stable")
             write_table(table, tmp / f"{name}.{fmt}")

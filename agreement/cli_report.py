@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from agreement.cli_measure import WORKERS_HELP, measure_options
+from agreement.cli_measure import WORKERS_HELP, echo_missing, measure_options
 from agreement.cli_stats import stats_options
 from agreement.errors import InputError
 
@@ -32,7 +32,10 @@ def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 STATS_KEYS = ("alpha", "margin", "delta", "tdi_p", "bootstrap", "seed")
-MEASURE_KEYS = ("connectivity", "criterion", "iou_threshold", "label", "resample", "compat")
+MEASURE_KEYS = (
+    "connectivity", "criterion", "iou_threshold", "label", "reference_label", "pred_label",
+    "missing", "resample", "compat",
+)  # fmt: skip
 
 
 def _optional_table(path: Path | None, required: tuple[str, ...], what: str) -> Any:
@@ -68,7 +71,12 @@ def _read_measurements(path: Path) -> Any:
 
 
 def _input_files(
-    pred: Path, reference: Path, pet: Path, shard: str | None, pet_channel: str | None
+    pred: Path,
+    reference: Path,
+    pet: Path,
+    shard: str | None,
+    pet_channel: str | None,
+    missing: str | None = "skip",
 ) -> list[Path]:
     from agreement.measures.cohort import parse_shard
     from agreement.measures.layout import plan_cohort
@@ -79,6 +87,8 @@ def _input_files(
         plan = plan.shard(*parsed)
     files: dict[Path, None] = {}
     for job in plan.jobs:
+        if not job.predictions and (missing != "empty" or job.pet is None):
+            continue  # a reference case without any prediction, not read
         for path in (job.reference, job.pet, *job.predictions.values()):
             files[Path(path)] = None
     return list(files)
@@ -147,10 +157,9 @@ def _run_report(
         if len(result.cases) == 0:
             reason = result.failed["reason"].iloc[0] if len(result.failed) else "no case measured"
             raise InputError(f"{source}: {reason}")
-        for note in result.skipped:
-            click.echo(f"skipped: {note}", err=True)
+        echo_missing(result, output / f"missing.{fmt}", err=True)
         inputs = _input_files(source, reference, pet, options.get("shard"),
-                              options.get("pet_channel"))  # fmt: skip
+                              options.get("pet_channel"), options.get("missing"))  # fmt: skip
         measure_params = {k: options.get(k) for k in MEASURE_KEYS}
         measure_params["connectivity"] = int(measure_params["connectivity"] or 18)
         tables = {
@@ -158,6 +167,7 @@ def _run_report(
             "cases": result.cases,
             "lesions": result.lesions,
             "failed": result.failed,
+            "missing": result.missing,
         }
         layout, src, skipped = result.layout, f"masks in {source}", result.skipped
     else:
@@ -166,6 +176,7 @@ def _run_report(
         cases = _beside(source, "cases", cases)
         lesions = _beside(source, "lesions", lesions)
         failed = _beside(source, "failed", failed)
+        missing = _beside(source, "missing", None)
         tables = {
             "measurements": _read_measurements(source),
             "cases": _optional_table(
@@ -175,8 +186,9 @@ def _run_report(
                 lesions, ("case_id", "method", "side", "status", "volume", "lesion_dsc"), "lesions"
             ),
             "failed": _optional_table(failed, ("case_id",), "failed"),
+            "missing": _optional_table(missing, ("case_id", "method", "reason"), "missing"),
         }
-        inputs = [p for p in (source, cases, lesions, failed) if p is not None]
+        inputs = [p for p in (source, cases, lesions, failed, missing) if p is not None]
         measure_params = {}
         layout, skipped = "", []
         src = f"measurements table {source}" + "".join(
@@ -189,6 +201,7 @@ def _run_report(
         cases=tables["cases"],
         lesions=tables["lesions"],
         failed=tables["failed"],
+        missing=tables["missing"],
         out_dir=output,
         overwrite=overwrite,
         n_boot=n_boot,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from agreement.tables import split_method
+from agreement.tables import MISSING_COLUMNS, MISSING_STATUSES, split_method
 
 
 def _with_keys(table: pd.DataFrame) -> pd.DataFrame:
@@ -383,3 +383,67 @@ def dsc_by_dmax_quartile(
     table["low"] = np.where(codes >= 0, edges[np.clip(codes, 0, 3)], np.nan)
     table["high"] = np.where(codes >= 0, edges[np.clip(codes, 0, 3) + 1], np.nan)
     return table[columns].reset_index(drop=True)
+
+
+def missing_table(
+    measurements: pd.DataFrame,
+    missing: pd.DataFrame | None = None,
+    failed: pd.DataFrame | None = None,
+    skipped: Iterable[str] = (),
+) -> pd.DataFrame:
+    """Every (case, method) pair not measured from a prediction, and every skipped input.
+
+    Starts from ``missing`` (``agree measure``'s table, when there is one) and adds each pair
+    whose case the measurements hold for another method but not for this one, unless it is
+    listed already or in ``failed``. A table without ``status`` is read as all ``missing``.
+    Each note of ``skipped`` (``"PATH: reason"``) not yet listed becomes a ``skipped`` row.
+
+    Parameters
+    ----------
+    measurements : DataFrame
+        ``case_id, method, ...``.
+    missing, failed : DataFrame, optional
+        ``case_id, method, [status,] reason`` and ``case_id, method, reason``.
+    skipped : iterable of str
+        Inputs found but not used (``CohortResult.skipped``).
+
+    Returns
+    -------
+    DataFrame
+        ``case_id, method, status, reason`` (:data:`agreement.tables.MISSING_COLUMNS`).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"case_id": ["a", "b", "a"], "method": ["x", "x", "y"]})
+    >>> missing_table(m).values.tolist()
+    [['b', 'y', 'missing', 'not in the measurements table']]
+    """
+    table = pd.DataFrame(columns=MISSING_COLUMNS) if missing is None else missing.copy()
+    if "status" not in table.columns:
+        table["status"] = "missing"
+    table = table.reindex(columns=MISSING_COLUMNS).fillna("").astype(str)
+    unknown = sorted(set(table["status"]) - set(MISSING_STATUSES))
+    if unknown:
+        raise ValueError(
+            f"missing table: unknown status {', '.join(map(repr, unknown))}; "
+            f"expected {', '.join(MISSING_STATUSES)}"
+        )
+    notes = [n for n in dict.fromkeys(skipped) if n not in set(table["reason"])]
+    if notes:
+        rows = pd.DataFrame([("", "", "skipped", n) for n in notes], columns=MISSING_COLUMNS)
+        table = pd.concat([table, rows], ignore_index=True)
+    listed = set(zip(table["case_id"], table["method"], strict=True))
+    if failed is not None and {"case_id", "method"} <= set(failed.columns):
+        listed |= set(zip(failed["case_id"].astype(str), failed["method"].astype(str),
+                          strict=True))  # fmt: skip
+    pairs = measurements[["case_id", "method"]].astype(str).drop_duplicates()
+    have = set(zip(pairs["case_id"], pairs["method"], strict=True))
+    extra = [
+        (c, m, "missing", "not in the measurements table")
+        for m in pairs["method"].unique()
+        for c in sorted(pairs["case_id"].unique())
+        if (c, m) not in have and (c, m) not in listed
+    ]
+    if extra:
+        table = pd.concat([table, pd.DataFrame(extra, columns=MISSING_COLUMNS)], ignore_index=True)
+    return table.reset_index(drop=True)

@@ -21,6 +21,11 @@ from agreement.errors import InputError
 MEASUREMENT_COLUMNS = ("case_id", "method", "metric", "reference", "predicted")
 OPTIONAL_COLUMNS = ("network", "loss", "fold", "unit")
 KEY = ["case_id", "method", "metric"]
+#: ``missing`` table (``missing.csv``): one row per (case, method) pair without a prediction
+#: (``status`` ``missing``: not measured; ``empty``: scored as an empty mask) or per input found
+#: but not used (``skipped``; ``case_id`` and ``method`` may be empty).
+MISSING_COLUMNS = ["case_id", "method", "status", "reason"]
+MISSING_STATUSES = ("missing", "empty", "skipped")
 
 METRICS: tuple[str, ...] = ("suv_max", "suv_mean", "tla", "tmtv", "lesion_count", "dmax")
 """The six clinical measures, in the papers' order."""

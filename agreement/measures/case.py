@@ -64,6 +64,8 @@ class CaseResult:
     cases: pd.DataFrame
     lesions: pd.DataFrame
     failed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FAILED_COLUMNS))
+    #: With a reference label value: whether the reference mask holds it (else None).
+    label_found: bool | None = None
 
     def __repr__(self) -> str:
         return (
@@ -79,14 +81,19 @@ def _options(
     label: int | None = None,
     resample: bool = False,
     compat: str | None = None,
+    missing: str = "skip",
+    reference_label: int | None = None,
+    pred_label: int | None = None,
 ) -> dict[str, Any]:
     return {
         "connectivity": connectivity,
         "criterion": criterion,
         "iou_threshold": iou_threshold,
-        "label": label,
+        "reference_label": label if reference_label is None else reference_label,
+        "pred_label": label if pred_label is None else pred_label,
         "resample": resample,
         "compat": compat,
+        "missing": missing,
     }
 
 
@@ -146,7 +153,8 @@ def measure_job(job: CaseJob, **options: Any) -> CaseResult:
     """Measure one case for every method of ``job`` (failures per method go to ``failed``).
 
     A problem with the reference or the PET fails every method of the case; a problem with
-    one prediction fails only that method. ``strict=True`` raises instead.
+    one prediction fails only that method. ``strict=True`` raises instead. With
+    ``missing="empty"`` the methods in ``job.missing`` are scored as empty masks.
     """
     strict = bool(options.pop("strict", False))
     opts = _options(**options)
@@ -154,11 +162,16 @@ def measure_job(job: CaseJob, **options: Any) -> CaseResult:
     measurements: list[dict] = []
     cases: list[dict] = []
     lesion_parts: list[pd.DataFrame] = []
+    empty = job.missing if opts["missing"] == "empty" and job.pet is not None else ()
+    methods: dict[str, Path | None] = {**job.predictions, **dict.fromkeys(empty)}
+    if not methods:
+        return _result(measurements, cases, lesion_parts, failed)
     try:
         ref_vol = load_volume(job.reference)
         pet_vol = load_volume(job.pet, dtype=np.float32)
         check_same_grid(ref_vol, pet_vol, hint=PET_GRID_HINT)
-        ref_mask = mask_array(ref_vol, label=opts["label"])
+        ref_mask = mask_array(ref_vol, label=opts["reference_label"])
+        has_label = bool(ref_mask.any())
         pet = pet_array(pet_vol)
         ref = analyse(ref_mask, pet, ref_vol.spacing, opts["connectivity"])
         ref_measures = measures_of(ref)
@@ -167,22 +180,11 @@ def measure_job(job: CaseJob, **options: Any) -> CaseResult:
         if strict:
             raise
         reason = _reason(exc)
-        failed = [{"case_id": job.case_id, "method": m, "reason": reason} for m in job.predictions]
+        failed = [{"case_id": job.case_id, "method": m, "reason": reason} for m in sorted(methods)]
         return _result(measurements, cases, lesion_parts, failed)
-    for method, path in job.predictions.items():
+    for method, path in sorted(methods.items()):
         try:
-            pred_vol = load_volume(path)
-            pred_mask = mask_array(pred_vol, label=opts["label"])
-            if opts["resample"] and not _same_grid(ref_vol, pred_vol):
-                moved = resample_nearest(
-                    type(pred_vol)(
-                        pred_mask.view(np.uint8), pred_vol.spacing, pred_vol.affine, path
-                    ),
-                    ref_vol,
-                )
-                pred_mask = moved.array.view(np.bool_)
-            else:
-                check_same_grid(ref_vol, pred_vol)
+            pred_mask = _prediction(path, ref_vol, ref_mask.shape, opts)
             pred = analyse(pred_mask, pet, ref_vol.spacing, opts["connectivity"])
             rows, case_row, lesion_rows = _one_method(
                 job.case_id, method, ref, ref_measures, ref_lesions, pred, opts
@@ -195,7 +197,23 @@ def measure_job(job: CaseJob, **options: Any) -> CaseResult:
         measurements.extend(rows)
         cases.append(case_row)
         lesion_parts.append(lesion_rows)
-    return _result(measurements, cases, lesion_parts, failed)
+    found = has_label if opts["reference_label"] is not None else None
+    return _result(measurements, cases, lesion_parts, failed, found)
+
+
+def _prediction(
+    path: Path | None, ref_vol: Any, shape: tuple[int, ...], opts: dict[str, Any]
+) -> np.ndarray:
+    """The predicted mask on the reference grid; all zeros when there is no prediction."""
+    if path is None:  # --missing empty
+        return np.zeros(shape, np.bool_)
+    pred_vol = load_volume(path)
+    pred_mask = mask_array(pred_vol, label=opts["pred_label"])
+    if opts["resample"] and not _same_grid(ref_vol, pred_vol):
+        moving = type(pred_vol)(pred_mask.view(np.uint8), pred_vol.spacing, pred_vol.affine, path)
+        return resample_nearest(moving, ref_vol).array.view(np.bool_)
+    check_same_grid(ref_vol, pred_vol)
+    return pred_mask
 
 
 def _same_grid(a: Any, b: Any) -> bool:
@@ -219,6 +237,7 @@ def _result(
     cases: list[dict],
     lesion_parts: list[pd.DataFrame],
     failed: list[dict],
+    label_found: bool | None = None,
 ) -> CaseResult:
     lesions = (
         pd.concat(lesion_parts, ignore_index=True)
@@ -230,6 +249,7 @@ def _result(
         pd.DataFrame(cases, columns=CASE_COLUMNS),
         lesions,
         pd.DataFrame(failed, columns=FAILED_COLUMNS),
+        label_found,
     )
 
 
@@ -244,6 +264,8 @@ def measure_case(
     criterion: str = "suvmax",
     iou_threshold: float = 0.5,
     label: int | None = None,
+    reference_label: int | None = None,
+    pred_label: int | None = None,
     resample: bool = False,
     compat: str | None = None,
 ) -> CaseResult:
@@ -261,6 +283,9 @@ def measure_case(
         As in :func:`agreement.detect`.
     label : int, optional
         Lesion label value in multi-label masks; otherwise masks must contain only 0 and 1.
+    reference_label, pred_label : int, optional
+        The label value of the reference or of the prediction alone (each defaults to
+        ``label``), e.g. ``pred_label=255`` for 0/255 predictions against 0/1 references.
     resample : bool
         Resample the prediction onto the reference grid (nearest neighbour) when they differ.
 
@@ -291,5 +316,6 @@ def measure_case(
     )
     return measure_job(
         job, strict=True, connectivity=connectivity, criterion=criterion,
-        iou_threshold=iou_threshold, label=label, resample=resample, compat=compat,
+        iou_threshold=iou_threshold, label=label, reference_label=reference_label,
+        pred_label=pred_label, resample=resample, compat=compat,
     )  # fmt: skip

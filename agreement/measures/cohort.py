@@ -6,10 +6,12 @@ import os
 from collections.abc import Collection
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
+from agreement.errors import InputError
 from agreement.measures.case import (
     CASE_COLUMNS,
     FAILED_COLUMNS,
@@ -22,11 +24,14 @@ from agreement.measures.cluster import auto_workers, dask_backend, input_bytes
 from agreement.measures.detection import check_detection_args
 from agreement.measures.layout import Plan, plan_cohort
 from agreement.measures.lesions import check_connectivity
+from agreement.tables import MISSING_COLUMNS
+
+MISSING_POLICIES = ("skip", "empty", "fail")
 
 
 @dataclass(frozen=True, eq=False)
 class CohortResult:
-    """The four tables of a cohort, the detected layout and what was left out.
+    """The tables of a cohort, the detected layout and what was left out.
 
     Attributes
     ----------
@@ -35,7 +40,11 @@ class CohortResult:
     layout : str
         The layouts detected for predictions, reference and PET.
     skipped : list of str
-        What was found but not measured (e.g. references without a prediction).
+        Inputs found but not used, each ``"PATH: reason"``.
+    missing : pandas.DataFrame
+        ``case_id, method, status, reason``: every (case, method) pair without a prediction
+        (``status`` ``missing``, not measured, or ``empty``, scored as an empty mask) and
+        every skipped input (``skipped``; ``case_id`` and ``method`` may be empty).
     """
 
     measurements: pd.DataFrame
@@ -44,12 +53,18 @@ class CohortResult:
     failed: pd.DataFrame
     layout: str = ""
     skipped: list[str] = field(default_factory=list)
+    missing: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=MISSING_COLUMNS))
 
     def summary(self) -> str:
-        """One line: cases and methods measured, failures with their reasons."""
+        """One line: cases and methods measured, pairs missing, failures with their reasons."""
         n_cases = self.cases["case_id"].nunique()
         n_methods = self.cases["method"].nunique()
         line = f"measured {n_cases} case(s) × {n_methods} method(s) = {len(self.cases)} row(s)"
+        status = self.missing["status"].value_counts()
+        if status.get("missing", 0):
+            line += f"; {status['missing']} (case, method) pair(s) without a prediction skipped"
+        if status.get("empty", 0):
+            line += f"; {status['empty']} without a prediction scored as empty masks"
         if len(self.failed):
             reasons = "; ".join(
                 f"{r.case_id}/{r.method}: {r.reason}" for r in self.failed.head(3).itertuples()
@@ -100,7 +115,58 @@ def _run(job: Any, options: dict[str, Any]) -> CaseResult:
     return measure_job(job, **options)
 
 
-def collect(results: list[CaseResult], plan: Plan) -> CohortResult:
+def missing_rows(plan: Plan, policy: str = "skip") -> pd.DataFrame:
+    """The ``missing`` table of a plan: pairs without a prediction, then skipped inputs.
+
+    ``policy`` is ``"empty"`` when absent predictions are scored as empty masks.
+    """
+    rows = []
+    for case_id, method, job in plan.missing_pairs():
+        where = plan.folders.get(method)
+        reason = f"no prediction in {where}" if where is not None else "no prediction"
+        if job.pet is None:
+            rows.append((case_id, method, "missing", f"{reason}; no PET volume either"))
+        elif policy == "empty":
+            rows.append((case_id, method, "empty", f"{reason}; scored as an empty mask"))
+        else:
+            rows.append((case_id, method, "missing", reason))
+    rows += [("", "", "skipped", note) for note in plan.skipped]
+    return pd.DataFrame(rows, columns=MISSING_COLUMNS)
+
+
+def _refuse_missing(plan: Plan) -> None:
+    """``--missing fail``: name the first pair without a prediction and count them all."""
+    pairs = plan.missing_pairs()
+    if not pairs:
+        return
+    case_id, method, job = pairs[0]
+    where = plan.folders.get(method, "the predictions")
+    raise InputError(
+        f"{where}: no prediction for case {case_id!r} (reference {job.reference}); "
+        f"{len(pairs)} (case, method) pair(s) without a prediction in all (--missing fail)"
+    )
+
+
+def _check_reference_label(results: list[CaseResult], plan: Plan, label: int | None) -> None:
+    """Refuse a reference label value that none of the measured reference masks holds."""
+    found = [r.label_found for r in results if r.label_found is not None]
+    if label is None or not found or any(found):
+        return
+    from agreement.measures.io import load_volume
+
+    measured = {str(r.cases["case_id"].iloc[0]) for r in results if len(r.cases)}
+    files = [str(j.reference) for j in plan.jobs if j.case_id in measured]
+    first = load_volume(files[0]).array
+    values = ", ".join(f"{v:g}" for v in np.unique(first)[:8].tolist())
+    shown = ", ".join(files[:3]) + (f" (+{len(files) - 3} more)" if len(files) > 3 else "")
+    raise InputError(
+        f"reference label {label}: no reference mask contains the value {label} ({shown}; "
+        f"{files[0]} holds {values}); pass --pred-label {label} if only the predictions use it"
+    )
+
+
+def collect(results: list[CaseResult], plan: Plan, missing: pd.DataFrame | None = None
+            ) -> CohortResult:  # fmt: skip
     """Concatenate per-case results in case order into a :class:`CohortResult`."""
 
     def cat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
@@ -109,6 +175,7 @@ def collect(results: list[CaseResult], plan: Plan) -> CohortResult:
             return pd.DataFrame(columns=columns)
         return pd.concat(frames, ignore_index=True)
 
+    results = [r for r in results if len(r.cases) or len(r.failed)]
     order = sorted(
         results,
         key=lambda r: str(
@@ -122,6 +189,7 @@ def collect(results: list[CaseResult], plan: Plan) -> CohortResult:
         cat([r.failed for r in order], FAILED_COLUMNS),
         plan.layout,
         list(plan.skipped),
+        missing_rows(plan) if missing is None else missing,
     )
 
 
@@ -134,6 +202,9 @@ def measure_cohort(
     criterion: str = "suvmax",
     iou_threshold: float = 0.5,
     label: int | None = None,
+    reference_label: int | None = None,
+    pred_label: int | None = None,
+    missing: Literal["skip", "empty", "fail"] = "skip",
     resample: bool = False,
     workers: int | None = None,
     scheduler: Any = None,
@@ -155,7 +226,14 @@ def measure_cohort(
     connectivity, criterion, iou_threshold, compat
         As in :func:`agreement.detect`.
     label : int, optional
-        Lesion label in multi-label masks.
+        Lesion label value in the reference and predicted masks (default: 0/1 masks).
+    reference_label, pred_label : int, optional
+        The label value of one side only (each defaults to ``label``). A reference label that
+        no measured reference mask contains raises :class:`InputError`.
+    missing : {"skip", "empty", "fail"}
+        A reference case without a prediction for a method: listed in ``missing`` and not
+        measured (``skip``), scored as an empty mask as the autoPET evaluation does
+        (``empty``; still listed), or :class:`InputError` naming the first pair (``fail``).
     resample : bool
         Resample predictions onto the reference grid (nearest neighbour) when they differ.
     workers : int, optional
@@ -196,8 +274,12 @@ def measure_cohort(
     'measured 1 case(s) × 1 method(s) = 1 row(s)'
     """
     check_connectivity(connectivity)
-    if label is not None and (isinstance(label, bool) or label < 1):
-        raise ValueError(f"label must be a positive lesion label value, got {label!r}")
+    for name, value in (("label", label), ("reference_label", reference_label),
+                        ("pred_label", pred_label)):  # fmt: skip
+        if value is not None and (isinstance(value, bool) or value < 1):
+            raise ValueError(f"{name} must be a positive lesion label value, got {value!r}")
+    if missing not in MISSING_POLICIES:
+        raise ValueError(f"missing must be one of {', '.join(MISSING_POLICIES)}, got {missing!r}")
     check_detection_args(criterion, iou_threshold, compat)
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -207,24 +289,33 @@ def measure_cohort(
     parsed = parse_shard(shard)
     if parsed is not None:
         plan = plan.shard(*parsed)
+    absent = missing_rows(plan, missing)
+    if missing == "fail":
+        _refuse_missing(plan)
     skip = set(skip_cases)
     jobs = [j for j in plan.jobs if j.case_id not in skip]
+    if missing != "empty":  # a case without any prediction has nothing to measure
+        jobs = [j for j in jobs if j.predictions]
+    ref_label = label if reference_label is None else reference_label
     options = {
         "connectivity": connectivity,
         "criterion": criterion,
         "iou_threshold": iou_threshold,
-        "label": label,
+        "reference_label": ref_label,
+        "pred_label": label if pred_label is None else pred_label,
+        "missing": missing,
         "resample": resample,
         "compat": compat,
         "strict": strict,
     }
     if workers is None:
-        files = [p for j in jobs for p in (j.reference, j.pet, *j.predictions.values())]
+        files = [p for j in jobs for p in (j.reference, j.pet, *j.predictions.values()) if p]
         n_jobs = auto_workers(len(jobs), input_bytes(files))
     else:
         n_jobs = min(workers, max(len(jobs), 1))
     results = list(_iterate(jobs, options, n_jobs, progress, scheduler))
-    return collect(results, plan)
+    _check_reference_label(results, plan, ref_label)
+    return collect(results, plan, absent)
 
 
 def _iterate(jobs: list, options: dict[str, Any], n_jobs: int, progress: Any, scheduler: Any):

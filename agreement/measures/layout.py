@@ -347,22 +347,33 @@ def find_predictions(folder: str | Path) -> Predictions:
 
 @dataclass(frozen=True)
 class CaseJob:
-    """One case: its reference, its PET and the prediction of each method."""
+    """One case: its reference, its PET and the prediction of each method.
+
+    ``missing`` names the methods that have no prediction for this case (a reference case
+    without any prediction has every method there). ``pet`` is None only for such a case
+    whose PET volume is absent too.
+    """
 
     case_id: str
     reference: Path
-    pet: Path
+    pet: Path | None
     predictions: dict[str, Path]
+    missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The paired cohort: jobs sorted by case id, the detected layout, what was left out."""
+    """The paired cohort: jobs sorted by case id, the detected layout, what was left out.
+
+    Every reference case is a job, so that a (case, method) pair without a prediction is
+    listed (:meth:`missing_pairs`) whichever method lacks it.
+    """
 
     layout: str
     jobs: list[CaseJob]
     methods: list[str]
     skipped: list[str]
+    folders: dict[str, Path] = field(default_factory=dict)
 
     def shard(self, index: int, count: int) -> Plan:
         """Jobs ``index, index + count, ...`` (0-based ``index`` < ``count``)."""
@@ -370,7 +381,11 @@ class Plan:
             raise ValueError(
                 f"shard must be K/N with 0 <= K < N (K is 0-based); got {index}/{count}"
             )
-        return Plan(self.layout, self.jobs[index::count], self.methods, self.skipped)
+        return Plan(self.layout, self.jobs[index::count], self.methods, self.skipped, self.folders)
+
+    def missing_pairs(self) -> list[tuple[str, str, CaseJob]]:
+        """``(case_id, method, job)`` for every reference case a method has no prediction for."""
+        return [(job.case_id, m, job) for job in self.jobs for m in job.missing]
 
 
 def _resolve(case_id: str, images: ImageSet) -> str | None:
@@ -380,11 +395,6 @@ def _resolve(case_id: str, images: ImageSet) -> str | None:
     if channel is not None and images.get(stripped) is not None:
         return stripped
     return None
-
-
-def _named(ids: list[str], limit: int = 20) -> str:
-    shown = ", ".join(ids[:limit])
-    return shown + (f", ... (+{len(ids) - limit} more)" if len(ids) > limit else "")
 
 
 def plan_cohort(
@@ -425,17 +435,28 @@ def plan_cohort(
                     f"(also {by_method[method]})"
                 )
             by_method[method] = path
+    used = {refs.get(c) for c in jobs}
+    for case_id, path in refs.files.items():
+        if path not in used:  # a reference case without any prediction
+            jobs[case_id] = {}
+    methods = sorted(preds.methods)
     plan_jobs = [
-        CaseJob(c, refs.get(c), pets.get(c), dict(sorted(m.items())))  # type: ignore[arg-type]
+        CaseJob(
+            c,
+            refs.get(c),  # type: ignore[arg-type]
+            pets.get(c),
+            dict(sorted(m.items())),
+            tuple(x for x in methods if x not in m),
+        )
         for c, m in sorted(jobs.items())
     ]
-    used = {refs.key(c) for c in jobs}
-    unused = sorted(set(refs.files) - used)
     skipped = list(dict.fromkeys([*preds.skipped, *refs.skipped, *pets.skipped]))
-    if unused:
-        skipped.append(f"{len(unused)} reference case(s) without a prediction: {_named(unused)}")
     layout = (
         f"predictions: {preds.layout} ({len(preds.methods)} method(s)); "
         f"reference: {refs.layout}; PET: {pets.layout}"
     )
-    return Plan(layout, plan_jobs, sorted(preds.methods), skipped)
+    folders = {  # where each method's masks are looked for, for messages
+        m: Path(pred) if preds.layout.startswith("autoPET") else next(iter(c.values())).parent
+        for m, c in preds.methods.items()
+    }
+    return Plan(layout, plan_jobs, methods, skipped, folders)

@@ -29,6 +29,7 @@ from agreement.report.provenance import (
     versions,
 )
 from agreement.report.text import REFERENCES, definitions, methods_markdown
+from agreement.tables import MISSING_COLUMNS
 
 #: Top-level keys of ``summary.json``; documented in docs/report.md and kept stable.
 SUMMARY_KEYS = (
@@ -49,6 +50,9 @@ SUMMARY_KEYS = (
     "detection",
     "comparisons",
     "files",
+    "n_missing",
+    "missing",
+    "n_skipped",
 )
 #: Keys of each ``summary.json["agreement"]`` record.
 AGREEMENT_KEYS = (
@@ -362,6 +366,7 @@ def build_report(
     cases: pd.DataFrame | None = None,
     lesions: pd.DataFrame | None = None,
     failed: pd.DataFrame | None = None,
+    missing: pd.DataFrame | None = None,
     overwrite: bool = False,
     alpha: float = 0.05,
     margin: float = 0.2,
@@ -393,6 +398,11 @@ def build_report(
     cases, lesions, failed : DataFrame, optional
         The cases and lesions tables (detection, overlap and strata) and the failures of the
         measuring step (listed under "cases skipped").
+    missing : DataFrame, optional
+        Pairs without a prediction and skipped inputs (``case_id, method, status, reason``;
+        ``CohortResult.missing``). Pairs a method lacks in ``measurements`` are added; the
+        completed table is written as ``missing.<ext>``, listed in ``summary.json`` and in the
+        HTML, which shows a banner when anything is missing, skipped or failed.
     alpha, margin, delta, tdi_p, bootstrap, seed
         The statistics' parameters (as ``agree stats``).
     n_boot : int
@@ -406,7 +416,8 @@ def build_report(
     layout, source : str
         The input layout detected and a one-line description of the source, for the summary.
     skipped : iterable of str
-        Inputs found but not measured, each ``"PATH: reason"`` (``CohortResult.skipped``).
+        Inputs found but not measured, each ``"PATH: reason"`` (``CohortResult.skipped``);
+        added to ``missing`` as ``skipped`` rows unless listed there already.
     inputs : iterable of paths
         Input files, listed with size and SHA-256 in the About section and provenance.json.
     command : str, optional
@@ -441,11 +452,16 @@ def build_report(
         raise ValueError(f"margin and delta must be > 0, got {margin!r}, {delta!r}")
     if table_format not in ("csv", "tsv", "parquet"):
         raise ValueError(f"table_format must be csv, tsv or parquet, got {table_format!r}")
+    from agreement.summary import missing_table
+
     measurements = validate_measurements(measurements, source="measurements", check_pairing=False)
     cases, lesions, failed = (
         None if t is None else t.assign(case_id=t["case_id"].astype(str)) if "case_id" in t else t
         for t in (cases, lesions, failed)
     )
+    missing = missing_table(measurements, missing, failed, skipped)
+    absent = missing[missing["status"] != "skipped"]
+    skipped_rows = missing[missing["status"] == "skipped"]
     params: dict[str, Any] = {
         "alpha": alpha,
         "margin": margin,
@@ -485,7 +501,8 @@ def build_report(
                 _step(bar, "tables")
                 ext = "." + table_format
                 _write_all(
-                    tmp, ext, measurements, cases, lesions, failed, agreement, comparisons, tables
+                    tmp, ext, measurements, cases, lesions, failed, agreement, comparisons,
+                    {"missing" + ext: missing, **{f"{k}.csv": v for k, v in tables.items()}},
                 )
             with stage("provenance"):
                 _step(bar, "provenance")
@@ -512,7 +529,7 @@ def build_report(
                     + ["index.html", "provenance.json", "summary.json"]
                 )
                 summary_doc = {
-                    "schema_version": 1,
+                    "schema_version": 2,
                     "generator": f"pet-agreement {vers['pet-agreement']}",
                     "created": created,
                     "n_cases": n_cases,
@@ -521,7 +538,7 @@ def build_report(
                     "metrics": metrics,
                     "n_failed": 0 if failed is None else len(failed),
                     "failed": _records(failed),
-                    "skipped": list(skipped),
+                    "skipped": _records(skipped_rows, ["case_id", "method", "reason"]),
                     "parameters": _jsonable(params),
                     "best_method": best,
                     "best_method_rule": BEST_RULE,
@@ -531,6 +548,9 @@ def build_report(
                     else [],
                     "comparisons": _records(comparisons),
                     "files": files,
+                    "n_missing": len(absent),
+                    "missing": _records(absent, MISSING_COLUMNS),
+                    "n_skipped": len(skipped_rows),
                 }
                 _write_json(tmp / "summary.json", summary_doc)
                 context = _context(
@@ -542,6 +562,8 @@ def build_report(
                     cases=cases,
                     lesions=lesions,
                     failed=failed,
+                    missing=absent,
+                    skipped=skipped_rows,
                     agreement=agreement,
                     best=best,
                     comparisons=comparisons,
@@ -549,7 +571,6 @@ def build_report(
                     tables=tables,
                     figures=figures,
                     layout=layout or "",
-                    skipped=list(skipped),
                     source=source,
                     command=command,
                     versions_=vers,
@@ -631,6 +652,7 @@ def _write_all(
     comparisons: pd.DataFrame | None,
     tables: Mapping[str, pd.DataFrame],
 ) -> list[Path]:
+    """Write the data tables; ``tables`` maps further file names to frames."""
     written = []
     pairs: list[tuple[str, pd.DataFrame | None]] = [
         ("measurements" + ext, measurements),
@@ -639,7 +661,7 @@ def _write_all(
         ("failed" + ext, failed),
         ("agreement.csv", agreement),
         ("comparisons.csv", comparisons),
-        *[(f"{name}.csv", df) for name, df in tables.items()],
+        *tables.items(),
     ]
     for name, df in pairs:
         if df is not None:
@@ -708,11 +730,15 @@ def _context(**kw: Any) -> dict[str, Any]:
             "layout": kw["layout"],
             "source": kw["source"] or "measurements table",
             "n_failed": 0 if kw["failed"] is None else len(kw["failed"]),
+            "n_missing": len(kw["missing"]),
+            "n_skipped": len(kw["skipped"]),
         },
         "notes": notes,
         "case_counts": content.case_counts(kw["measurements"]),
         "failed": frame_table(kw["failed"]),
-        "skipped": kw["skipped"],
+        "missing": frame_table(kw["missing"]),
+        "skipped": frame_table(kw["skipped"][["case_id", "method", "reason"]]),
+        "banner": content.omission_banner(kw["failed"], kw["missing"], kw["skipped"]),
         "overview": content.overview(kw["agreement"]),
         "metric_sections": content.metric_sections(kw["agreement"]),
         "figures": kw["figures"],

@@ -170,6 +170,31 @@ def case_counts(measurements: pd.DataFrame) -> HtmlTable:
     )
 
 
+def omission_banner(
+    failed: pd.DataFrame | None, missing: pd.DataFrame, skipped: pd.DataFrame
+) -> str:
+    """One sentence for the top of the report when anything was not measured ("" otherwise).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"case_id": ["c2"], "method": ["unet"], "status": ["missing"]})
+    >>> omission_banner(None, m, m.iloc[:0])
+    '1 (case, method) pair without a prediction, not measured: listed under Summary.'
+    """
+    parts = []
+    n_failed = 0 if failed is None else len(failed)
+    if n_failed:
+        parts.append(f"{n_failed} (case, method) pair{'s' if n_failed != 1 else ''} failed")
+    for status, how in (("missing", "not measured"), ("empty", "scored as an empty mask")):
+        n = int((missing["status"] == status).sum()) if len(missing) else 0
+        if n:
+            pair = "pair" if n == 1 else "pairs"
+            parts.append(f"{n} (case, method) {pair} without a prediction, {how}")
+    if len(skipped):
+        parts.append(f"{len(skipped)} input{'s' if len(skipped) != 1 else ''} skipped")
+    return "; ".join(parts) + ": listed under Summary." if parts else ""
+
+
 def _mean_sd(mean: Any, sd: Any) -> str:
     return "—" if pd.isna(mean) else f"{fmt(mean)} ± {fmt(sd)}"
 

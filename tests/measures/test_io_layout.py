@@ -194,12 +194,14 @@ def test_pairing_by_id_not_order(tmp_path):
     _touch(tmp_path / "pred" / "c.nii.gz")
     _touch(tmp_path / "pred" / "a_0000.nii.gz")  # an image-style name for a mask
     plan = plan_cohort(tmp_path / "pred", tmp_path / "ref", tmp_path / "pet")
-    assert [(j.case_id, j.reference.name, j.pet.name) for j in plan.jobs] == [
-        ("a", "a.nii.gz", "a_0000.nii.gz"),
-        ("c", "c.nii.gz", "c_0000.nii.gz"),
+    assert [(j.case_id, j.reference.name, j.pet.name, list(j.predictions)) for j in plan.jobs] == [
+        ("a", "a.nii.gz", "a_0000.nii.gz", ["pred"]),
+        ("b", "b.nii.gz", "b_0000.nii.gz", []),  # a reference without a prediction is listed
+        ("c", "c.nii.gz", "c_0000.nii.gz", ["pred"]),
     ]
-    assert plan.skipped == ["1 reference case(s) without a prediction: b"]
-    assert [j.case_id for j in plan.shard(1, 2).jobs] == ["c"]
+    assert [(c, m) for c, m, _ in plan.missing_pairs()] == [("b", "pred")]
+    assert plan.skipped == []
+    assert [j.case_id for j in plan.shard(1, 2).jobs] == ["b"]
     _touch(tmp_path / "pred" / "z.nii.gz")
     with pytest.raises(InputError, match=r"z.nii.gz: no reference mask for case 'z'"):
         plan_cohort(tmp_path / "pred", tmp_path / "ref", tmp_path / "pet")

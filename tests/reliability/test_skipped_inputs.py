@@ -32,8 +32,8 @@ def test_folder_named_like_an_image(tmp_path, rel):
     assert res.exit_code == 0, res.output
     assert _skipped_lines(res.output) == [
         f"skipped: {paths['pred'] / 'c2.nii.gz'}: a folder, not an image file",
-        "skipped: 1 reference case(s) without a prediction: c2",
     ]
+    assert "without a prediction, not measured: c2/pred;" in res.output  # a missing pair
     assert rel.snapshot(tmp_path) == before | rel.snapshot(tmp_path / "out")
 
 
@@ -89,11 +89,9 @@ def test_report_names_skipped_inputs(tmp_path, rel):
     res = rel.agree("report", paths["pred"], "--reference", paths["ref"], "--pet", paths["pet"],
                     "-o", out, "--no-progress", "-j", "1", "--n-boot", "100")  # fmt: skip
     assert res.exit_code == 0, res.output
-    expected = [
-        f"{paths['pred'] / 'c4.nii.gz'}: a folder, not an image file",
-        "1 reference case(s) without a prediction: c4",
-    ]
+    expected = [f"{paths['pred'] / 'c4.nii.gz'}: a folder, not an image file"]
     assert _skipped_lines(res.output) == [f"skipped: {s}" for s in expected]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["skipped"] == expected
+    assert summary["skipped"] == [{"case_id": "", "method": "", "reason": s} for s in expected]
+    assert [(r["case_id"], r["method"]) for r in summary["missing"]] == [("c4", "pred")]
     assert "a folder, not an image file" in (out / "index.html").read_text()

@@ -18,7 +18,7 @@ SECTIONS = ["summary", "agreement", "figures", "detection", "lesions", "stratifi
 DOCUMENTED_SUMMARY_KEYS = [
     "schema_version", "generator", "created", "n_cases", "n_methods", "methods", "metrics",
     "n_failed", "failed", "skipped", "parameters", "best_method", "best_method_rule", "agreement",
-    "detection", "comparisons", "files",
+    "detection", "comparisons", "files", "n_missing", "missing", "n_skipped",
 ]  # fmt: skip
 DOCUMENTED_AGREEMENT_KEYS = [
     "method", "metric", "n", "ccc", "ccc_ci_low", "ccc_ci_high", "ccc_strength", "tost_p",
@@ -97,7 +97,7 @@ def test_summary_json_keys_are_stable(demo_report):
     summary = json.loads((demo_report / "summary.json").read_text())
     assert list(summary) == DOCUMENTED_SUMMARY_KEYS
     assert all(list(r) == DOCUMENTED_AGREEMENT_KEYS for r in summary["agreement"])
-    assert summary["schema_version"] == 1
+    assert summary["schema_version"] == 2
     # The best method follows the documented rule, recomputed here from agreement.csv.
     agreement = pd.read_csv(demo_report / "agreement.csv")
     means = agreement.groupby("method")["ccc"].mean()
