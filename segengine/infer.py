@@ -94,22 +94,25 @@ def load_run(path: str | os.PathLike[str], device: torch.device | str = "cpu") -
 
 
 def find_cases(images_dir: str | os.PathLike[str]) -> dict[str, tuple[Path, Path]]:
-    """Map case id -> (CT ``<case>_0000``, PET ``<case>_0001``) in an nnU-Net images folder."""
+    """Map case id -> (CT ``<case>_0000``, PET ``<case>_0001``) in an nnU-Net images folder.
+
+    A case with only one of the two channels is kept (the missing path does not exist), so
+    that :func:`check_pair` names it as a failed case instead of it vanishing.
+    """
     images_dir = Path(images_dir)
     if not images_dir.is_dir():
         raise InputError(f"{images_dir}: images folder not found")
     cases: dict[str, tuple[Path, Path]] = {}
-    for ct in sorted(images_dir.iterdir()):
+    for path in sorted(images_dir.iterdir()):
         for suffix in IMAGE_SUFFIXES:
-            if ct.name.endswith("_0000" + suffix):
-                case = ct.name[: -len("_0000" + suffix)]
-                pet = images_dir / f"{case}_0001{suffix}"
-                if not pet.is_file():
-                    raise InputError(f"{ct}: no PET channel {pet.name} beside it")
-                cases[case] = (ct, pet)
+            for channel in ("_0000", "_0001"):
+                if path.name.endswith(channel + suffix):
+                    case = path.name[: -len(channel + suffix)]
+                    pair = tuple(images_dir / f"{case}{c}{suffix}" for c in ("_0000", "_0001"))
+                    cases.setdefault(case, pair)  # type: ignore[arg-type]
     if not cases:
         raise InputError(f"{images_dir}: no <case>_0000.nii.gz / <case>_0001.nii.gz images")
-    return cases
+    return dict(sorted(cases.items()))
 
 
 def _preprocess(ct: Path, pet: Path, config: TrainConfig, *, ct_on_pet_grid: bool = False) -> Any:
@@ -131,6 +134,9 @@ def check_pair(ct: Path, pet: Path) -> str | None:
 
     from segengine.data.io import grid_problem
 
+    for path, other, name in ((pet, ct, "PET"), (ct, pet, "CT")):
+        if not path.is_file():
+            raise InputError(f"{other}: no {name} channel {path.name} beside it")
     images = []
     for path in (ct, pet):
         try:

@@ -330,3 +330,29 @@ def test_unsafe_checkpoint_refused_without_weights_only_advice(tmp_path, rel, ba
     assert "weights_only" not in res.output
     assert rel.no_output(out)
     assert rel.snapshot(run, images) == before
+
+
+@pytest.mark.bad_input(
+    tool="segengine predict",
+    given="a case with a CT but no PET file, and a case with a PET but no CT file, among others",
+    message="failed: 2 case(s) (CASE, CASE); reasons in OUT/failed.csv (FILE: no PET channel "
+    "PET beside it; FILE: no CT channel CT beside it)",
+    exit_code=0,
+)
+def test_half_cases_are_named_not_dropped(tmp_path, rel, base, images):
+    shutil.copy(images / "PSMA_0000_0000.nii.gz", images / "ctonly_0000.nii.gz")
+    shutil.copy(images / "PSMA_0000_0001.nii.gz", images / "petonly_0001.nii.gz")
+    before = rel.snapshot(images)
+    out = tmp_path / "pred"
+    res = _predict(rel, base["run"], images, out)
+    assert res.exit_code == 0, res.output
+    assert f"failed: 2 case(s) (ctonly, petonly); reasons in {out / 'failed.csv'}" in res.output
+    assert _failed_rows(out / "failed.csv") == [
+        {"case_id": "ctonly", "method": METHOD,
+         "reason": f"{images / 'ctonly_0000.nii.gz'}: no PET channel ctonly_0001.nii.gz beside it"},
+        {"case_id": "petonly", "method": METHOD,
+         "reason": f"{images / 'petonly_0001.nii.gz'}: no CT channel petonly_0000.nii.gz beside it"},
+    ]  # fmt: skip
+    assert sorted(p.name for p in (out / METHOD).iterdir()) == [
+        "PSMA_0000.nii.gz", "PSMA_0001.nii.gz"]  # fmt: skip
+    assert rel.snapshot(images) == before
