@@ -17,7 +17,11 @@ import pandas as pd
 
 from agreement.measures.detection import detect_labelled
 from agreement.measures.io import (
+    CROPPED_FORMATS,
+    Volume,
+    align_exact,
     check_same_grid,
+    image_suffix,
     load_volume,
     mask_array,
     pet_array,
@@ -167,8 +171,8 @@ def measure_job(job: CaseJob, **options: Any) -> CaseResult:
     if not methods:
         return _result(measurements, cases, lesion_parts, failed)
     try:
-        ref_vol = load_volume(job.reference)
         pet_vol = load_volume(job.pet, dtype=np.float32)
+        ref_vol = _on_grid(load_volume(job.reference), pet_vol)
         check_same_grid(ref_vol, pet_vol, hint=PET_GRID_HINT)
         ref_mask = mask_array(ref_vol, label=opts["reference_label"])
         has_label = bool(ref_mask.any())
@@ -207,13 +211,26 @@ def _prediction(
     """The predicted mask on the reference grid; all zeros when there is no prediction."""
     if path is None:  # --missing empty
         return np.zeros(shape, np.bool_)
-    pred_vol = load_volume(path)
+    pred_vol = _on_grid(load_volume(path), ref_vol)
     pred_mask = mask_array(pred_vol, label=opts["pred_label"])
     if opts["resample"] and not _same_grid(ref_vol, pred_vol):
         moving = type(pred_vol)(pred_mask.view(np.uint8), pred_vol.spacing, pred_vol.affine, path)
         return resample_nearest(moving, ref_vol).array.view(np.bool_)
     check_same_grid(ref_vol, pred_vol)
     return pred_mask
+
+
+def _on_grid(mask: Volume, target: Volume) -> Volume:
+    """A Slicer or DICOM SEG ``mask`` on ``target``'s grid when it is that grid cropped,
+    permuted or flipped (those formats store the segments' extent in their own axis order)."""
+    if mask.path is None or image_suffix(mask.path) not in CROPPED_FORMATS:
+        return mask
+    if mask.array.shape == target.array.shape and np.allclose(
+        mask.affine, target.affine, rtol=0, atol=1e-3
+    ):
+        return mask
+    aligned = align_exact(mask, target)
+    return mask if aligned is None else aligned
 
 
 def _same_grid(a: Any, b: Any) -> bool:

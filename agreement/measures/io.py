@@ -1,4 +1,6 @@
-"""Read volumes (NIfTI, MHA, NRRD), check their grids and values, resample a mask.
+"""Read volumes (NIfTI, MHA, NRRD, Slicer and DICOM SEG), check their grids and values, resample a mask.
+
+:data:`READERS` maps a file suffix to its reader; adding a format is one reader and one entry.
 
 Axis order: arrays are returned in NIfTI voxel order ``(i, j, k)`` as nibabel reads them
 (for a usual scan: x, y, z). Files read with SimpleITK are transposed from its ``(z, y, x)``
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +21,7 @@ import numpy as np
 
 from agreement.errors import InputError
 
-SUFFIXES = (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd", ".nhdr")
-_NIFTI = (".nii.gz", ".nii")
+Reader = Callable[[Path, "np.dtype | type | None"], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,12 +90,13 @@ def spacing_from_affine(affine: np.ndarray) -> tuple[float, float, float]:
 
 
 def load_volume(path: str | os.PathLike[str], *, dtype: np.dtype | type | None = None) -> Volume:
-    """Read a 3-D volume (NIfTI with nibabel; MHA/NRRD with SimpleITK when installed).
+    """Read a 3-D volume (NIfTI with nibabel; MHA/NRRD with SimpleITK; DICOM SEG with highdicom).
 
     Parameters
     ----------
     path : path-like
-        ``.nii.gz``, ``.nii``, ``.mha``/``.mhd`` or ``.nrrd``/``.nhdr``.
+        ``.nii.gz``, ``.nii``, ``.mha``/``.mhd``, ``.nrrd``/``.nhdr``, a 3D Slicer
+        ``.seg.nrrd`` or a DICOM SEG ``.dcm`` (see :data:`READERS`).
     dtype : numpy dtype, optional
         Convert the data (e.g. ``np.float32`` for PET; scaling slopes are applied). By default a
         NIfTI file keeps its stored dtype (scaled data become float).
@@ -129,10 +132,7 @@ def load_volume(path: str | os.PathLike[str], *, dtype: np.dtype | type | None =
     suffix = image_suffix(path)
     if suffix is None:
         raise InputError(f"{path}: not a supported image file (use {', '.join(SUFFIXES)})")
-    if suffix in _NIFTI:
-        array, affine = _read_nifti(path, dtype)
-    else:
-        array, affine = _read_itk(path, dtype)
+    array, affine = READERS[suffix](path, dtype)
     if array.ndim > 3:
         array = array.reshape(array.shape[:3] + tuple(s for s in array.shape[3:] if s != 1))
     if array.ndim != 3:
@@ -226,6 +226,34 @@ def _read_itk(path: Path, dtype: np.dtype | type | None) -> tuple[np.ndarray, np
     return array, lps_to_ras @ affine
 
 
+def _read_slicer_seg(path: Path, dtype: np.dtype | type | None) -> tuple[np.ndarray, np.ndarray]:
+    from agreement.measures.segfiles import read_slicer_seg
+
+    return read_slicer_seg(path, dtype)
+
+
+def _read_dicom_seg(path: Path, dtype: np.dtype | type | None) -> tuple[np.ndarray, np.ndarray]:
+    from agreement.measures.segfiles import read_dicom_seg
+
+    return read_dicom_seg(path, dtype)
+
+
+#: Suffix → reader ``(path, dtype) -> (array, RAS affine)``; longer suffixes before their tails.
+READERS: dict[str, Reader] = {
+    ".nii.gz": _read_nifti,
+    ".nii": _read_nifti,
+    ".mha": _read_itk,
+    ".mhd": _read_itk,
+    ".seg.nrrd": _read_slicer_seg,
+    ".nrrd": _read_itk,
+    ".nhdr": _read_itk,
+    ".dcm": _read_dicom_seg,
+}
+SUFFIXES = tuple(READERS)
+#: Formats that store a mask on its own (cropped, reordered) grid; put back by align_exact.
+CROPPED_FORMATS = (".seg.nrrd", ".dcm")
+
+
 def check_same_grid(
     reference: Volume,
     other: Volume,
@@ -261,6 +289,56 @@ def check_same_grid(
     else:
         return
     raise InputError(f"{other.name}: grid differs from {reference.name}: {problem}; {hint}")
+
+
+def align_exact(moving: Volume, target: Volume, *, atol: float = 1e-3) -> Volume | None:
+    """``moving`` re-indexed onto ``target``'s grid when its voxel centres are target voxel centres.
+
+    That is: the same voxel size, axes possibly permuted or flipped, an offset of whole voxels
+    (a mask cropped to its extent, as 3D Slicer and DICOM SEG store them, or another axis
+    order). Target voxels outside ``moving`` become 0. No value is interpolated. Returns None
+    when the grids do not line up that way, or when nonzero voxels of ``moving`` would fall
+    outside ``target``.
+
+    Examples
+    --------
+    >>> crop = np.eye(4); crop[:3, 3] = [1, 2, 0]
+    >>> m = Volume(np.ones((2, 2, 1), np.uint8), (1.0,) * 3, crop)
+    >>> t = Volume(np.zeros((4, 4, 2)), (1.0,) * 3, np.eye(4))
+    >>> align_exact(m, t).array[:, :, 0].tolist()
+    [[0, 0, 0, 0], [0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 0, 0]]
+    """
+    index = np.linalg.inv(target.affine) @ moving.affine  # moving index -> target index
+    rot, shift = index[:3, :3], index[:3, 3]
+    signed = np.round(rot)
+    if not np.allclose(rot, signed, atol=atol) or not np.allclose(
+        shift, np.round(shift), atol=atol
+    ):
+        return None
+    if not (np.abs(signed).sum(axis=0) == 1).all() or not (np.abs(signed).sum(axis=1) == 1).all():
+        return None
+    order = [int(np.flatnonzero(signed[a])[0]) for a in range(3)]  # target axis a <- moving axis
+    array = np.transpose(moving.array, order)
+    offsets = []
+    for a in range(3):
+        off = int(round(shift[a]))
+        if signed[a, order[a]] < 0:
+            array = np.flip(array, axis=a)
+            off -= array.shape[a] - 1
+        offsets.append(off)
+    out = np.zeros(target.array.shape, dtype=array.dtype)
+    src, dst = [], []
+    for a in range(3):
+        lo, hi = max(0, offsets[a]), min(out.shape[a], offsets[a] + array.shape[a])
+        if hi <= lo:
+            return None if array.any() else Volume(out, target.spacing, target.affine, moving.path)
+        dst.append(slice(lo, hi))
+        src.append(slice(lo - offsets[a], hi - offsets[a]))
+    inside = array[tuple(src)]
+    if np.count_nonzero(inside) != np.count_nonzero(array):
+        return None
+    out[tuple(dst)] = inside
+    return Volume(out, target.spacing, target.affine, moving.path)
 
 
 def resample_nearest(moving: Volume, target: Volume) -> Volume:

@@ -104,6 +104,15 @@ def _images(folder: Path, skipped: list[str] | None = None) -> list[Path]:
     return _usable(named, skipped)
 
 
+_FORMAT_NAMES = {".seg.nrrd": "3D Slicer .seg.nrrd", ".dcm": "DICOM SEG"}
+
+
+def _formats(paths: list[Path]) -> str:
+    """`` [DICOM SEG]``: the file formats of ``paths`` other than NIfTI, for the layout line."""
+    kinds = sorted({image_suffix(p) or "" for p in paths} - {".nii.gz", ".nii"})
+    return f" [{', '.join(_FORMAT_NAMES.get(k, k) for k in kinds)}]" if kinds else ""
+
+
 def _add(files: dict[str, Path], case_id: str, path: Path) -> None:
     if case_id in files:
         raise InputError(f"{path}: duplicate case id {case_id!r} (also {files[case_id]})")
@@ -269,7 +278,7 @@ def find_images(
     for p in paths:
         _add(flat, case_stem(p), p)
     kind = "nnU-Net labels" if where else "flat folder"
-    return ImageSet(f"{kind}{where}", flat, skipped=tuple(skipped))
+    return ImageSet(f"{kind}{where}{_formats(paths)}", flat, skipped=tuple(skipped))
 
 
 def _method_folders(folder: Path) -> list[Path]:
@@ -336,6 +345,7 @@ def find_predictions(folder: str | Path) -> Predictions:
             f"{folder}: no prediction images found (.nii.gz, .nii, .mha, .nrrd files in the "
             "folder or in method subfolders)"
         )
+    layout += _formats([p for files in groups.values() for p in files])
     methods: dict[str, dict[str, Path]] = {}
     for method, files in groups.items():
         cases: dict[str, Path] = {}

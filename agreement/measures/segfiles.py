@@ -1,0 +1,107 @@
+"""Segmentation files of other tools: 3D Slicer ``.seg.nrrd`` and DICOM SEG (``.dcm``).
+
+Both readers return ``(array, affine)`` like the other readers of
+:data:`agreement.measures.io.READERS`: the array in its file's voxel order, the affine mapping
+voxel indices to RAS millimetres. Segment values are kept as stored (segment label values for
+Slicer, segment numbers for DICOM SEG), so a file with one segment is a 0/1 mask and a file
+with several needs ``--label N``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from agreement.errors import InputError
+
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+_DICOM_HINT = "pip install 'pet-agreement[dicom]'"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def read_slicer_seg(path: Path, dtype: np.dtype | type | None) -> tuple[np.ndarray, np.ndarray]:
+    """Read a 3D Slicer segmentation (``.seg.nrrd``) with SimpleITK.
+
+    A single-layer file is a label map (each segment's ``LabelValue``). A layered file, which
+    Slicer writes when segments overlap, is refused: which layer is the lesion is not ours to
+    guess.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, SimpleITK as sitk
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "case.seg.nrrd"
+    >>> img = sitk.GetImageFromArray(np.ones((2, 3, 4), np.uint8))
+    >>> img.SetMetaData("Segment0_Name", "lesion"); img.SetMetaData("Segment0_LabelValue", "1")
+    >>> sitk.WriteImage(img, str(p))
+    >>> array, affine = read_slicer_seg(p, None)
+    >>> array.shape
+    (4, 3, 2)
+    """
+    from agreement.measures.io import _read_itk
+
+    try:
+        import SimpleITK as sitk
+    except ImportError:
+        raise InputError(
+            f"{path}: reading .seg.nrrd needs SimpleITK; pip install 'pet-agreement[itk]'"
+        ) from None
+    try:
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(path))
+        reader.ReadImageInformation()
+        layers = reader.GetNumberOfComponents()
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable image ({_first_line(exc)})") from None
+    if layers > 1:
+        raise InputError(
+            f"{path}: a layered Slicer segmentation ({layers} layers of overlapping segments); "
+            "export the lesion segment as a label map (Segmentations > Export to files)"
+        )
+    return _read_itk(path, dtype)
+
+
+def read_dicom_seg(path: Path, dtype: np.dtype | type | None) -> tuple[np.ndarray, np.ndarray]:
+    """Read a DICOM Segmentation object with highdicom as one label map.
+
+    Segments are combined (voxel value = segment number; overlapping segments are refused by
+    highdicom). The volume covers the frames stored in the file, which may be fewer than the
+    source series; :func:`agreement.measures.io.align_exact` puts it back on the PET grid.
+
+    Raises
+    ------
+    InputError
+        highdicom missing, a DICOM file that is not a SEG, or a SEG whose frames do not form a
+        regular volume.
+    """
+    try:
+        import highdicom as hd
+        import pydicom
+    except ImportError:
+        raise InputError(
+            f"{path}: reading DICOM SEG needs pydicom and highdicom; {_DICOM_HINT}"
+        ) from None
+    try:
+        header = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality"])
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable DICOM file ({_first_line(exc)})") from None
+    modality = str(getattr(header, "Modality", "") or "unknown")
+    if modality != "SEG":
+        raise InputError(
+            f"{path}: a DICOM {modality} file, not a DICOM SEG (convert DICOM images to NIfTI "
+            "with agree convert)"
+        )
+    try:
+        volume = hd.seg.segread(path).get_volume(combine_segments=True, relabel=False)
+    except Exception as exc:
+        raise InputError(
+            f"{path}: DICOM SEG is not a regular volume ({_first_line(exc)})"
+        ) from None
+    array = np.asarray(volume.array)
+    if dtype is not None:
+        array = array.astype(dtype, copy=False)
+    return array, LPS_TO_RAS @ np.asarray(volume.affine, dtype=float)
