@@ -39,6 +39,10 @@ def measure_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Reference masks (needed with a folder of masks): flat, nnU-Net labels or autoPET folders."),
         click.option("--pet", type=_FOLDER, default=None,
                      help="PET (SUV) volumes (needed with a folder of masks): flat, nnU-Net images or autoPET."),
+        click.option("--datalist", type=click.Path(path_type=Path), default=None,
+                     metavar="FILE.json",
+                     help="A MONAI datalist (image/label/pred entries) instead of PRED, "
+                          "--reference and --pet."),
         click.option("--pet-channel", default=None, metavar="N",
                      help="The PET channel of nnU-Net images (1 or 0001) when dataset.json does "
                           "not name one PET or SUV."),
@@ -81,7 +85,7 @@ def measure_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def run_measure(
-    pred: str | Path, reference: str | Path, pet: str | Path, **options: Any
+    pred: str | Path | None, reference: str | Path | None, pet: str | Path | None, **options: Any
 ) -> CohortResult:
     """Run :func:`agreement.measure_cohort` with the keyword arguments of ``measure_options``.
 
@@ -89,7 +93,7 @@ def run_measure(
     """
     from agreement.measures.cohort import measure_cohort, parse_shard
 
-    _require_folders(reference, pet)
+    _require_folders(pred, reference, pet, options.get("datalist"))
     if options.get("workers") is not None and options.get("scheduler"):
         raise click.UsageError("--workers and --scheduler exclude each other")
     try:
@@ -102,6 +106,7 @@ def run_measure(
         reference,
         pet,
         pet_channel=pet_channel,
+        datalist=options.get("datalist"),
         connectivity=int(options.get("connectivity") or 18),
         criterion=options.get("criterion") or "suvmax",
         iou_threshold=float(options.get("iou_threshold") or 0.5),
@@ -131,7 +136,18 @@ def _pet_channel(value: str | None) -> str | None:
         raise click.BadParameter(str(exc), param_hint="--pet-channel") from None
 
 
-def _require_folders(reference: str | Path | None, pet: str | Path | None) -> None:
+def _require_folders(
+    pred: str | Path | None,
+    reference: str | Path | None,
+    pet: str | Path | None,
+    datalist: str | Path | None = None,
+) -> None:
+    if datalist is not None:
+        if pred is not None or reference is not None or pet is not None:
+            raise click.UsageError("--datalist replaces PRED, --reference and --pet")
+        return
+    if pred is None:
+        raise click.UsageError("Missing argument 'PRED' (or pass --datalist FILE.json).")
     for name, value in (("--reference", reference), ("--pet", pet)):
         if value is None:
             raise click.UsageError(
@@ -230,10 +246,12 @@ def _combine(
 Examples:
   agree measure preds/ --reference labelsTr/ --pet imagesTr/ -o tables/
   agree measure preds/ --reference ref/ --pet pet/ -o out/shard_0 --shard 0/4
+  agree measure --datalist datalist.json --pet-channel 1 -o tables/
+  agree measure preds/ --reference ref/ --pet pet/ -o tables/ --scheduler tcp://node1:8786
   agree merge out/shard_* -o out/all
 """
 )
-@click.argument("pred", type=_FOLDER)
+@click.argument("pred", type=_FOLDER, required=False)
 @measure_options
 @click.option(
     "-o",
@@ -257,13 +275,14 @@ Examples:
     help="Keep the cases already in OUTPUT's tables and measure only the rest.",
 )
 @click.option("--dry-run", is_flag=True, help="List the matched cases and exit.")
-def measure(pred: Path, output: Path, fmt: str, overwrite: bool, resume: bool, dry_run: bool,
+def measure(pred: Path | None, output: Path, fmt: str, overwrite: bool, resume: bool, dry_run: bool,
             **options: Any) -> None:  # fmt: skip
     """Measure predicted masks against the reference: measurements, cases and lesions tables.
 
     PRED holds <case>.nii.gz files (one method, named after the folder) or method subfolders
-    (<method>/<case>.nii.gz, or <network>/<loss>/<case>.nii.gz). Files are paired with the
-    reference and PET by case id.
+    (<method>/<case>.nii.gz, or <network>/<loss>/<case>.nii.gz), or autoPET
+    <patient>/<study>/PRED.nii.gz folders. Files are paired with the reference and PET by case
+    id. --datalist FILE.json takes the cohort from a MONAI datalist instead.
     """
     from agreement.atomic import atomic_dir
 
@@ -313,13 +332,14 @@ def echo_missing(result: CohortResult, table: Path, *, err: bool = False) -> Non
                    f"{shown}; listed in {table}", err=err)  # fmt: skip
 
 
-def _dry_run(pred: Path, options: dict[str, Any]) -> None:
+def _dry_run(pred: Path | None, options: dict[str, Any]) -> None:
     from agreement.measures.cohort import parse_shard
     from agreement.measures.layout import plan_cohort
 
-    _require_folders(options.get("reference"), options.get("pet"))
+    _require_folders(pred, options.get("reference"), options.get("pet"), options.get("datalist"))
     plan = plan_cohort(pred, options["reference"], options["pet"],
-                       pet_channel=_pet_channel(options.get("pet_channel")))  # fmt: skip
+                       pet_channel=_pet_channel(options.get("pet_channel")),
+                       datalist=options.get("datalist"))  # fmt: skip
     try:
         shard = parse_shard(options.get("shard"))
     except ValueError as exc:

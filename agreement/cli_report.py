@@ -71,17 +71,18 @@ def _read_measurements(path: Path) -> Any:
 
 
 def _input_files(
-    pred: Path,
-    reference: Path,
-    pet: Path,
+    pred: Path | None,
+    reference: Path | None,
+    pet: Path | None,
     shard: str | None,
     pet_channel: str | None,
     missing: str | None = "skip",
+    datalist: Path | None = None,
 ) -> list[Path]:
     from agreement.measures.cohort import parse_shard
     from agreement.measures.layout import plan_cohort
 
-    plan = plan_cohort(pred, reference, pet, pet_channel=pet_channel)
+    plan = plan_cohort(pred, reference, pet, pet_channel=pet_channel, datalist=datalist)
     parsed = parse_shard(shard) if shard else None
     if parsed is not None:
         plan = plan.shard(*parsed)
@@ -95,7 +96,7 @@ def _input_files(
 
 
 def run_report(
-    source: Path,
+    source: Path | None,
     output: Path,
     *,
     reference: Path | None = None,
@@ -126,7 +127,7 @@ def run_report(
 
 
 def _run_report(
-    source: Path,
+    source: Path | None,
     output: Path,
     reference: Path | None,
     pet: Path | None,
@@ -144,8 +145,11 @@ def _run_report(
 
     stats = {k: options[k] for k in STATS_KEYS if k in options}
     timings: dict[str, float] = {}
-    if source.is_dir():
-        if reference is None or pet is None:
+    datalist = options.get("datalist")
+    if source is None and datalist is None:
+        raise click.UsageError("Missing argument 'SOURCE' (or pass --datalist FILE.json).")
+    if datalist is not None or source.is_dir():  # type: ignore[union-attr]
+        if datalist is None and (reference is None or pet is None):
             raise click.UsageError("a folder of masks needs --reference DIR and --pet DIR")
         if cases or lesions or failed:
             raise click.UsageError("--cases/--lesions/--failed apply to a measurements table only")
@@ -156,10 +160,11 @@ def _run_report(
         timings["measure"] = time.perf_counter() - start
         if len(result.cases) == 0:
             reason = result.failed["reason"].iloc[0] if len(result.failed) else "no case measured"
-            raise InputError(f"{source}: {reason}")
+            raise InputError(f"{source or datalist}: {reason}")
         echo_missing(result, output / f"missing.{fmt}", err=True)
         inputs = _input_files(source, reference, pet, options.get("shard"),
-                              options.get("pet_channel"), options.get("missing"))  # fmt: skip
+                              options.get("pet_channel"), options.get("missing"),
+                              datalist)  # fmt: skip
         measure_params = {k: options.get(k) for k in MEASURE_KEYS}
         measure_params["connectivity"] = int(measure_params["connectivity"] or 18)
         tables = {
@@ -169,7 +174,8 @@ def _run_report(
             "failed": result.failed,
             "missing": result.missing,
         }
-        layout, src, skipped = result.layout, f"masks in {source}", result.skipped
+        src = f"masks in {source}" if datalist is None else f"MONAI datalist {datalist}"
+        layout, skipped = result.layout, result.skipped
     else:
         if reference is not None or pet is not None:
             raise click.UsageError("--reference/--pet apply to a folder of masks, not a table")
@@ -228,7 +234,7 @@ Examples:
   agree report measurements.csv --cases cases.csv --lesions lesions.csv -o report/ --overwrite
 """,
 )
-@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.argument("source", type=click.Path(exists=True, path_type=Path), required=False)
 @measure_options
 @stats_options
 @click.option(
@@ -257,12 +263,13 @@ Examples:
     help="Report folder (refused if it exists, unless --overwrite).",
 )
 @report_options
-def report(source: Path, output: Path, **options: Any) -> None:
+def report(source: Path | None, output: Path, **options: Any) -> None:
     """Measure, compare and report: tables, figures and one self-contained index.html.
 
     SOURCE is a folder of predicted masks (PRED/<case>.nii.gz, PRED/<method>/<case>.nii.gz or
     PRED/<network>/<loss>/<case>.nii.gz; needs --reference and --pet) or a measurements table
-    (CSV, TSV or Parquet). Defaults are the papers' values (18-connectivity, Δ = 20%, α = 0.05).
+    (CSV, TSV or Parquet); --datalist FILE.json takes the masks from a MONAI datalist instead.
+    Defaults are the papers' values (18-connectivity, Δ = 20%, α = 0.05).
     """
     folder = run_report(source, output, **options)
     click.echo(f"report: {folder / 'index.html'}")

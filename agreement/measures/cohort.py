@@ -194,10 +194,11 @@ def collect(results: list[CaseResult], plan: Plan, missing: pd.DataFrame | None 
 
 
 def measure_cohort(
-    pred: str | os.PathLike[str],
-    reference: str | os.PathLike[str],
-    pet: str | os.PathLike[str],
+    pred: str | os.PathLike[str] | None = None,
+    reference: str | os.PathLike[str] | None = None,
+    pet: str | os.PathLike[str] | None = None,
     *,
+    datalist: str | os.PathLike[str] | None = None,
     connectivity: int = 18,
     criterion: str = "suvmax",
     iou_threshold: float = 0.5,
@@ -223,6 +224,9 @@ def measure_cohort(
         ``PRED/<case>``, ``PRED/<method>/<case>`` or ``PRED/<network>/<loss>/<case>``.
     reference, pet : path-like
         Flat, nnU-Net or autoPET folders (see :mod:`agreement.measures.layout`).
+    datalist : path-like, optional
+        A MONAI datalist JSON (``image``/``label``/``pred`` entries) instead of the three
+        folders (see :mod:`agreement.measures.datalist`).
     connectivity, criterion, iou_threshold, compat
         As in :func:`agreement.detect`.
     label : int, optional
@@ -285,7 +289,7 @@ def measure_cohort(
         raise ValueError(f"workers must be >= 1, got {workers}")
     if workers is not None and scheduler is not None:
         raise ValueError("pass workers or scheduler, not both")
-    plan = plan_cohort(pred, reference, pet, pet_channel=pet_channel)
+    plan = plan_cohort(pred, reference, pet, pet_channel=pet_channel, datalist=datalist)
     parsed = parse_shard(shard)
     if parsed is not None:
         plan = plan.shard(*parsed)

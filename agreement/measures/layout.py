@@ -408,15 +408,18 @@ def _resolve(case_id: str, images: ImageSet) -> str | None:
 
 
 def plan_cohort(
-    pred: str | Path,
-    reference: str | Path,
-    pet: str | Path,
+    pred: str | Path | None,
+    reference: str | Path | None,
+    pet: str | Path | None,
     *,
     pet_channel: str | int | None = None,
+    datalist: str | Path | None = None,
 ) -> Plan:
     """Discover the three folders and pair every prediction with its reference and PET.
 
     ``pet_channel`` names the PET channel of nnU-Net images (see :func:`find_images`).
+    ``datalist`` (a MONAI datalist JSON) replaces the three folders
+    (:func:`agreement.measures.datalist.plan_datalist`).
 
     Raises
     ------
@@ -424,6 +427,14 @@ def plan_cohort(
         Empty folders, duplicate case ids, or a prediction without reference or PET (the
         message names the file).
     """
+    if datalist is not None:
+        if pred is not None or reference is not None or pet is not None:
+            raise ValueError("pass a datalist or the PRED, reference and PET folders, not both")
+        from agreement.measures.datalist import plan_datalist
+
+        return plan_datalist(datalist, pet_channel=pet_channel)
+    if pred is None or reference is None or pet is None:
+        raise ValueError("pass the PRED, reference and PET folders (or a datalist)")
     preds = find_predictions(pred)
     all_ids = {c for cases in preds.methods.values() for c in cases}
     refs = find_images(reference, "reference")

@@ -91,3 +91,70 @@ def test_autopet_predictions_as_study_tree(tmp_path, nifti, where):
     assert "skipped" not in res.output
     cases = pd.read_csv(tmp_path / "out" / "cases.csv")
     assert cases["dsc"].tolist() == [1.0, 1.0, 1.0]
+
+
+def _datalist(tmp_path, paths, nifti):
+    """A MONAI datalist beside the cohort: relative paths, [CT, PET] images, one entry without pred."""
+    entries = []
+    for case in ("c1", "c2", "c3"):
+        ct = tmp_path / "ct" / f"{case}.nii.gz"
+        nifti.write(ct, np.zeros((10, 10, 10), np.float32))
+        entry = {"image": [f"ct/{case}.nii.gz", f"pet/{case}.nii.gz"],
+                 "label": f"ref/{case}.nii.gz"}  # fmt: skip
+        if case != "c3":
+            entry["pred"] = f"pred/unet/{case}.nii.gz"
+        entries.append(entry)
+    path = tmp_path / "datalist.json"
+    path.write_text(json.dumps({"name": "x", "training": entries[:2], "test": entries[2:]}))
+    return path
+
+
+def test_monai_datalist(tmp_path, nifti):
+    paths = nifti.cohort(tmp_path, cases=("c1", "c2", "c3"))
+    datalist = _datalist(tmp_path, paths, nifti)
+    assert _run("measure", paths["pred"], "--reference", paths["ref"], "--pet", paths["pet"],
+                "-o", tmp_path / "folders", "--no-progress", "-j", "1").exit_code == 0  # fmt: skip
+    (paths["pred"] / "unet" / "c3.nii.gz").unlink()  # the entry without pred has no file either
+    res = _run("measure", "--datalist", datalist, "--pet-channel", "1", "-o", tmp_path / "dl",
+               "--no-progress", "-j", "1")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert (
+        "layout: MONAI datalist datalist.json (training, test): 2 case(s) with pred" in res.output
+    )
+    assert "missing: 1 (case, method) pair(s) without a prediction, not measured: c3/unet" in (
+        res.output
+    )
+    missing = pd.read_csv(tmp_path / "dl" / "missing.csv")
+    assert missing[["case_id", "method"]].values.tolist() == [["c3", "unet"]]
+    for name in ("measurements", "cases", "lesions"):
+        a = pd.read_csv(tmp_path / "folders" / f"{name}.csv")
+        pd.testing.assert_frame_equal(a[a.case_id != "c3"].reset_index(drop=True),
+                                      pd.read_csv(tmp_path / "dl" / f"{name}.csv"))  # fmt: skip
+    res = _run("measure", "--datalist", datalist, "-o", tmp_path / "no_channel", "--no-progress")
+    assert res.exit_code == 2 and "'image' lists 2 channels; pass --pet-channel N" in res.output
+    res = _run("measure", paths["pred"], "--datalist", datalist, "-o", tmp_path / "both")
+    assert res.exit_code == 2 and "--datalist replaces PRED, --reference and --pet" in res.output
+    res = _run("measure", "-o", tmp_path / "none")
+    assert res.exit_code == 2 and "Missing argument 'PRED' (or pass --datalist" in res.output
+    res = _run("report", "--datalist", datalist, "--pet-channel", "1", "-o", tmp_path / "report",
+               "--no-progress", "-j", "1", "--n-boot", "100")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["n_cases"] == 2
+    assert [(r["case_id"], r["method"]) for r in summary["missing"]] == [("c3", "unet")]
+
+
+def test_datalist_errors_name_the_entry(tmp_path):
+    from agreement.measures.datalist import plan_datalist
+
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps({"training": [{"image": "a.nii.gz", "pred": "p/a.nii.gz"}]}))
+    with pytest.raises(InputError, match=r"d.json: training\[0\]: no 'label'"):
+        plan_datalist(path)
+    path.write_text("{not json")
+    with pytest.raises(InputError, match="d.json: not valid JSON"):
+        plan_datalist(path)
+    entry = {"image": "a.nii.gz", "label": "a.nii.gz", "pred": {"unet": "u/a.nii.gz"}}
+    path.write_text(json.dumps({"training": [entry, entry]}))
+    with pytest.raises(InputError, match=r"training\[1\]: duplicate case id 'a'"):
+        plan_datalist(path)
