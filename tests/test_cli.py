@@ -12,7 +12,7 @@ from agreement.cli import agree
     ("args", "needle"),
     [
         (["stats", "--alpha", "0.7", "m.csv", "-o", "a.csv"], "--alpha"),  # bad option value
-        (["measure"], "Missing argument 'PRED'"),  # missing argument
+        (["measure", "-o", "out"], "Missing argument 'PRED'"),  # missing argument
         (["nope"], "No such command 'nope'"),  # unknown command
         (["stats", "missing.csv", "-o", "a.csv"], "missing.csv"),  # missing file
     ],
