@@ -26,6 +26,7 @@ import gzip
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,7 +275,7 @@ def predict(
     >>> default_window(None, None, compat="reference")
     (0.25, 'constant')
     """
-    from tqdm.auto import tqdm
+    from segengine.progress import Steps
 
     if ensemble is not None and ensemble not in METHODS:
         raise ValueError(f"ensemble must be None or one of {METHODS}, got {ensemble!r}")
@@ -329,9 +330,12 @@ def predict(
         if state != "resume":
             _write_json(root / "predict.json", {**manifest, "complete": False})
         done = 0
-        for case, (ct, pet) in tqdm(cases.items(), desc="predict", disable=not progress):
+        steps = Steps(list(cases.items()), desc="predict", unit="case", enabled=progress)
+        for case, (ct, pet) in steps:
             if case in bad_cases:
+                steps.done(f"{case} failed (failed.csv)")
                 continue
+            tic = time.perf_counter()
             try:
                 _predict_case(case, ct, pet, root, groups, weights, opts, dev,
                               resume=state == "resume", save_probabilities=save_probabilities,
@@ -341,8 +345,11 @@ def predict(
                     raise
                 reason = _reason(exc)
                 failed += [{"case_id": case, "method": m, "reason": reason} for m in groups]
+                steps.done(f"{case} failed (failed.csv)")
                 continue
             done += 1
+            steps.done(f"{case} ({time.perf_counter() - tic:.1f} s)")
+        steps.close()
         if done == 0 and failed:
             raise InputError(f"{failed[0]['reason']} (every case failed)")
         _write_failed(root / "failed.csv", failed)

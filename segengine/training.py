@@ -398,11 +398,11 @@ def train(
     'segresnet-dice-fold1'
     """
     from monai.utils import set_determinism
-    from tqdm.auto import tqdm
 
     from segengine.data.io import check_cases, datalist
     from segengine.losses import build_loss
     from segengine.networks import build_network, check_patch
+    from segengine.progress import Steps
 
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     if not data_dir.is_dir():
@@ -458,13 +458,8 @@ def train(
             net = torch.nn.parallel.DistributedDataParallel(
                 model, device_ids=[dev.index] if dev.type == "cuda" else None
             )
-        bar = tqdm(
-            range(start, config.epochs),
-            initial=start,
-            total=config.epochs,
-            desc=config.run_name,
-            disable=not (progress and dist.main),
-        )
+        bar = Steps(range(start, config.epochs), desc=config.run_name, unit="epoch",
+                    total=config.epochs, initial=start, enabled=progress and dist.main)  # fmt: skip
         for epoch in bar:
             tic = time.perf_counter()
             _seed_all(epoch_seed(config.seed, epoch, dist.rank))
@@ -518,7 +513,9 @@ def train(
                     _save(run_dir / "best.pt", state)
                 _save(last, state)
             dist.barrier()
-            bar.set_postfix(loss=rows[-1]["train_loss"], val=rows[-1]["val_dice"] or "-")
+            bar.done(f"loss {rows[-1]['train_loss']} val {rows[-1]['val_dice'] or '-'} "
+                     f"({rows[-1]['seconds']} s)")  # fmt: skip
+        bar.close()
         if dist.main and not (run_dir / "best.pt").exists() and last.exists():
             # No finite validation Dice (e.g. only negative validation cases): best = last.
             _save(run_dir / "best.pt", load_checkpoint(last))

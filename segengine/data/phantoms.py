@@ -14,9 +14,9 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 from scipy import ndimage, special
-from tqdm.auto import tqdm
 
 from agreement.atomic import atomic_dir
+from segengine.progress import Steps
 
 GENERATOR_VERSION = "1"
 
@@ -586,9 +586,8 @@ def make_phantoms(
     out = Path(out_dir)
     rows, counts, dropped = [], [], 0
     with atomic_dir(out, overwrite=overwrite) as tmp:
-        for i, case in enumerate(
-            tqdm(case_ids, desc="phantoms", unit="case", disable=not progress)
-        ):
+        steps = Steps(case_ids, desc="phantoms", unit="case", enabled=progress)
+        for i, case in enumerate(steps):
             subset, suffix = ("train", "Tr") if i < cases else ("test", "Ts")
             images, labels = tmp / f"images{suffix}", tmp / f"labels{suffix}"
             images.mkdir(exist_ok=True)
@@ -607,6 +606,8 @@ def make_phantoms(
             rows += [{"case_id": case, "subset": subset, **row} for row in lesions]
             counts.append(len(lesions))
             dropped += lost
+            steps.done(case)
+        steps.close()
         dataset = {
             "name": "PSMA phantoms",
             "description": "Synthetic PSMA-like PET/CT cohort (segengine.make_phantoms)",

@@ -356,3 +356,19 @@ def test_half_cases_are_named_not_dropped(tmp_path, rel, base, images):
     assert sorted(p.name for p in (out / METHOD).iterdir()) == [
         "PSMA_0000.nii.gz", "PSMA_0001.nii.gz"]  # fmt: skip
     assert rel.snapshot(images) == before
+
+
+@pytest.mark.bad_input(
+    tool="segengine predict",
+    given="stderr that is not a terminal (a SLURM log): no `\\r` bar frames",
+    message="predict: case 1/2 CASE (S s)",
+    exit_code=0,
+)
+def test_progress_off_a_terminal_is_one_line_per_case(tmp_path, rel, base, images):
+    out = tmp_path / "pred"
+    res = rel.segengine("predict", base["run"], "--images", images, "-o", out)
+    assert res.exit_code == 0, res.output
+    assert "\r" not in res.output
+    cases = [ln for ln in res.output.splitlines() if ln.startswith("predict: case")]
+    assert [ln.split(" (")[0] for ln in cases] == [
+        "predict: case 1/2 PSMA_0000", "predict: case 2/2 PSMA_0001"]  # fmt: skip

@@ -218,3 +218,34 @@ def test_phantoms_one_case(tmp_path, rel):
     assert res.exit_code == 2, res.output
     assert rel.one_line(res.output) == "Error: --cases 1: cross-validation folds need at least 2 cases"
     assert rel.no_output(out)
+
+
+@pytest.mark.bad_input(
+    tool="segengine train",
+    given="stderr that is not a terminal (a SLURM log): no `\\r` bar frames",
+    message="unet-dice-fold0: epoch 1/1 loss L val V (S s)",
+    exit_code=0,
+)
+def test_progress_off_a_terminal_is_one_line_per_epoch(tmp_path, rel, data):
+    out = tmp_path / "runs"
+    config = data.parent / "tiny.yaml"
+    res = rel.segengine("train", data, "--network", "unet", "--loss", "dice", "--fold", 0,
+                        "--config", config, "-o", out)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "\r" not in res.output
+    epochs = [ln for ln in res.output.splitlines() if ln.startswith("unet-dice-fold0: epoch")]
+    assert len(epochs) == 1 and epochs[0].startswith("unet-dice-fold0: epoch 1/1 loss ")
+
+
+@pytest.mark.bad_input(
+    tool="segengine phantoms",
+    given="stderr that is not a terminal (a SLURM log): no `\\r` bar frames",
+    message="phantoms: case 1/2 PSMA_0000",
+    exit_code=0,
+)
+def test_phantoms_progress_off_a_terminal(tmp_path, rel):
+    res = rel.segengine("phantoms", "-o", tmp_path / "ph", "--cases", 2, "--size", "tiny")
+    assert res.exit_code == 0, res.output
+    assert "\r" not in res.output
+    lines = res.output.splitlines()
+    assert "phantoms: case 1/2 PSMA_0000" in lines and "phantoms: case 2/2 PSMA_0001" in lines
