@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from agreement.errors import InputError
+from segengine.config import PRESETS
 
 
 def _canonical(name: str, kind: str) -> str:
@@ -45,6 +46,12 @@ def _check_patch(config: object, flag: int | None) -> None:
 @click.option("--loss", help="dice, dice_ce, dice_focal, gdfl or l1dfl.")
 @click.option("--fold", type=int, help="Cross-validation fold to train.")
 @click.option(
+    "--preset",
+    type=click.Choice(sorted(PRESETS)),
+    help="Named settings over the defaults and --config (cpu-quick: a tiny run in minutes on "
+    "a CPU); the flags here override it.",
+)
+@click.option(
     "--config",
     "config_file",
     type=click.Path(path_type=Path),
@@ -67,7 +74,27 @@ def _check_patch(config: object, flag: int | None) -> None:
 @click.option("--steps-per-epoch", type=int, help="Batches per epoch [default: one pass].")
 @click.option("--lr", type=float, help="AdamW learning rate.")
 @click.option("--cache", type=click.Choice(["memory", "disk", "none"]))
-@click.option("--workers", "num_workers", type=int, help="DataLoader worker processes.")
+@click.option(
+    "--workers",
+    "num_workers",
+    type=int,
+    help="DataLoader worker processes [default: from the CPUs available, at most 8 (2 on CPU)].",
+)
+@click.option(
+    "--deterministic",
+    is_flag=True,
+    default=None,
+    help="Deterministic algorithms; cuDNN benchmark and TF32 off (slower on GPU).",
+)
+@click.option(
+    "--compile", is_flag=True, default=None, help="torch.compile the network (GPU; off by default)."
+)
+@click.option(
+    "--channels-last",
+    is_flag=True,
+    default=None,
+    help="Channels-last-3d memory format (GPU; off by default, measure first).",
+)
 @click.option(
     "--compat",
     type=click.Choice(["reference"]),
@@ -82,6 +109,7 @@ def train(
     loss: str | None,
     fold: int | None,
     config_file: Path | None,
+    preset: str | None,
     output: Path,
     device: str,
     resume: bool,
@@ -93,6 +121,7 @@ def train(
     \b
     Example:
       segengine train phantoms --network segresnet --loss l1dfl --fold 0 -o runs
+      segengine train phantoms --preset cpu-quick --device cpu -o runs
       torchrun --nproc_per_node=2 -m segengine.cli train phantoms --network unet ...
     """
     from segengine.config import ConfigError, TrainConfig
@@ -108,6 +137,10 @@ def train(
     given = {k: v for k, v in overrides.items() if v is not None}
     if overrides.get("patch_size") is not None:
         overrides["patch_size"] = (overrides["patch_size"],) * 3
+    if preset is not None:
+        overrides = {**PRESETS[preset], **given}
+        if "patch_size" in given:
+            overrides["patch_size"] = (given["patch_size"],) * 3
     try:
         if config_file is not None:
             config = TrainConfig.from_file(config_file, **overrides)

@@ -57,14 +57,27 @@ class TrainConfig:
     lr, weight_decay : float
         AdamW settings (2e-4, 1e-5).
     amp : bool
-        Mixed precision; used on CUDA only.
+        Mixed precision on CUDA: bf16 autocast, or fp16 with a GradScaler where the GPU has no
+        bf16; training, validation and prediction. CPU runs stay fp32.
+    deterministic : bool
+        ``torch.use_deterministic_algorithms``, cuDNN benchmark and TF32 off: slower on GPU
+        (and GPU results are still not bit-exact across GPU models); CPU runs are exact anyway.
+    compile : bool
+        ``torch.compile`` the network for the training steps (off by default: the first steps
+        compile for minutes and the gain depends on network and GPU).
+    channels_last : bool
+        Channels-last-3d memory format for the network and batches (off by default: whether it
+        helps 3-D convolutions depends on the GPU; measure with ``bench/gpu_smoke.py``).
+    gpu_augment : bool or None
+        Random affine on the training device for whole batches (:mod:`segengine.augment`)
+        instead of per patch in the loader; None: on when training on CUDA.
     val_overlap, val_mode, sw_batch_size : float, str, int
         Sliding-window settings of the validation.
     cache : {"memory", "disk", "none"}
         Keep the preprocessed volumes in memory (CacheDataset), on disk under the run folder
         (PersistentDataset), or recompute them.
-    num_workers : int
-        DataLoader worker processes.
+    num_workers : int or None
+        DataLoader worker processes; None: :func:`segengine.loader.default_workers`.
     compat : str or None
         ``"reference"`` reproduces the published code's preprocessing choices.
     network_kwargs, loss_kwargs : dict
@@ -96,11 +109,15 @@ class TrainConfig:
     lr: float = 2e-4
     weight_decay: float = 1e-5
     amp: bool = True
+    deterministic: bool = False
+    compile: bool = False
+    channels_last: bool = False
+    gpu_augment: bool | None = None
     val_overlap: float = 0.5
     val_mode: str = "gaussian"
     sw_batch_size: int = 2
     cache: str = "memory"
-    num_workers: int = 0
+    num_workers: int | None = None
     compat: str | None = None
     network_kwargs: dict[str, Any] = field(default_factory=dict)
     loss_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -118,6 +135,8 @@ class TrainConfig:
             ("fold", 0 <= self.fold < self.n_folds, f"must be in [0, {self.n_folds - 1}]"),
             ("steps_per_epoch", self.steps_per_epoch is None or self.steps_per_epoch >= 1,
              "must be >= 1 or None"),
+            ("num_workers", self.num_workers is None or self.num_workers >= 0,
+             "must be >= 0 or None"),
             ("val_overlap", 0 <= self.val_overlap < 1, "must be in [0, 1)"),
             ("val_mode", self.val_mode in ("gaussian", "constant"),
              "must be 'gaussian' or 'constant'"),
@@ -195,6 +214,22 @@ class TrainConfig:
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
         return path
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # A tiny run that learns something on a laptop CPU in minutes: 4 mm voxels, 32³ patches
+    # (12.8 cm cubes), 10 epochs of 8 steps, validation every 5 epochs.
+    "cpu-quick": {
+        "spacing": 4.0,
+        "patch_size": (32, 32, 32),
+        "batch_size": 2,
+        "epochs": 10,
+        "steps_per_epoch": 8,
+        "val_interval": 5,
+        "sw_batch_size": 4,
+    },
+}
+"""Named sets of :class:`TrainConfig` values (``segengine train --preset NAME``)."""
 
 
 def _patch(value: Any) -> tuple[int, int, int]:

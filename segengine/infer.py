@@ -39,7 +39,7 @@ from agreement.atomic import atomic_path
 from agreement.errors import InputError
 from segengine.config import TrainConfig
 from segengine.ensembling import METHODS, _check_weights, ensemble
-from segengine.training import load_checkpoint, resolve_device
+from segengine.training import load_checkpoint
 
 IMAGE_SUFFIXES = (".nii.gz", ".nii")
 
@@ -180,16 +180,18 @@ def to_original_grid(probabilities: Any, affine: np.ndarray, shape: Sequence[int
 def _run_probabilities(run: Run, image: Any, device: torch.device, opts: dict) -> Any:
     from monai.inferers import sliding_window_inference
 
-    with torch.inference_mode():
+    from segengine.accel import autocast, plain
+
+    with torch.inference_mode(), autocast(device, opts.get("dtype")):
         logits = sliding_window_inference(
-            image[None].to(device),
+            plain(image)[None].to(device),
             roi_size=run.config.patch_size,
             sw_batch_size=opts["sw_batch_size"],
             predictor=run.model,
             overlap=opts["overlap"],
             mode=opts["mode"],
         )
-        probs = torch.softmax(torch.as_tensor(logits).float(), dim=1)[0].cpu()
+        probs = torch.softmax(plain(logits).float(), dim=1)[0].cpu()
     from monai.data import MetaTensor
 
     return MetaTensor(probs.as_subclass(torch.Tensor), affine=image.affine)
@@ -224,6 +226,7 @@ def predict(
     strict: bool = False,
     compat: Literal["reference"] | None = None,
     progress: bool = True,
+    amp: bool = True,
 ) -> Path:
     """Predict every case of ``images_dir`` with trained runs; return ``out_dir``.
 
@@ -263,6 +266,12 @@ def predict(
         The published code's inference settings.
     progress : bool
         Show a progress bar over cases.
+    amp : bool
+        bf16 autocast on CUDA (fp16 where the GPU has no bf16); CPU runs are fp32.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) every process takes every ``world``-th case on its
+    own GPU (``cuda:LOCAL_RANK``; gloo processes on CPU), and rank 0 writes ``predict.json``
+    after all are done.
 
     Returns
     -------
@@ -284,8 +293,14 @@ def predict(
     overlap, mode = default_window(overlap, mode, compat=compat)
     if not runs:
         raise InputError("predict: no run folders given")
-    dev = resolve_device(device)
+    from segengine.accel import autocast_dtype
+    from segengine.training import _Dist
+
     cases = find_cases(images_dir)
+    dist = _Dist(device)  # under torchrun: this rank's GPU, process group
+    dev = dist.device
+    mine = dict(list(cases.items())[dist.rank :: dist.world])
+    dtype = autocast_dtype(dev, amp=amp)
     out_dir = Path(out_dir)
     loaded = [load_run(r, dev) for r in runs]
     groups: dict[str, list[Run]] = {}
@@ -307,7 +322,12 @@ def predict(
             _check_weights(w, len(w))  # warns once when the weights are nearly equal
     opts = {"sw_batch_size": sw_batch_size, "overlap": overlap, "mode": mode}
     manifest = _manifest(groups, ensemble, weights, opts, compat)
+    manifest["precision"] = str(dtype or "fp32").removeprefix("torch.")
     state = _output_state(out_dir, manifest, resume=resume, overwrite=overwrite)
+    if state == "replace" and dist.world > 1:
+        raise InputError(f"{out_dir}: --overwrite is not available under torchrun; remove the "
+                         "folder or predict into a new one")  # fmt: skip
+    dist.barrier()  # every rank has looked at out_dir before rank 0 writes to it
 
     # Grids first (headers only): unreadable or disjoint CT/PET pairs fail before any writing.
     failed: list[dict[str, str]] = []
@@ -326,37 +346,48 @@ def predict(
     if failed and len(bad_cases) == len(cases):
         raise InputError(f"{failed[0]['reason']} (every case failed)")
 
-    with _destination(out_dir, state) as root:
-        if state != "resume":
+    # Under torchrun every rank predicts every world-th case; rank 0 writes the manifest.
+    target = _destination(out_dir, state) if dist.main else contextlib.nullcontext(out_dir)
+    with target as root:
+        if dist.main and state != "resume":
             _write_json(root / "predict.json", {**manifest, "complete": False})
-        done = 0
-        steps = Steps(list(cases.items()), desc="predict", unit="case", enabled=progress)
+        dist.barrier()
+        done, errors = 0, []
+        steps = Steps(list(mine.items()), desc="predict", unit="case",
+                      enabled=progress and dist.main)  # fmt: skip
         for case, (ct, pet) in steps:
             if case in bad_cases:
                 steps.done(f"{case} failed (failed.csv)")
                 continue
             tic = time.perf_counter()
             try:
-                _predict_case(case, ct, pet, root, groups, weights, opts, dev,
-                              resume=state == "resume", save_probabilities=save_probabilities,
-                              ensemble=ensemble, ct_on_pet_grid=case in resampled)  # fmt: skip
+                _predict_case(case, ct, pet, root, groups, weights, {**opts, "dtype": dtype},
+                              dev, resume=state == "resume",
+                              save_probabilities=save_probabilities, ensemble=ensemble,
+                              ct_on_pet_grid=case in resampled)  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - one bad case must not stop the others
                 if strict:
                     raise
                 reason = _reason(exc)
-                failed += [{"case_id": case, "method": m, "reason": reason} for m in groups]
+                errors += [{"case_id": case, "method": m, "reason": reason} for m in groups]
                 steps.done(f"{case} failed (failed.csv)")
                 continue
             done += 1
             steps.done(f"{case} ({time.perf_counter() - tic:.1f} s)")
         steps.close()
+        gathered = dist.gather((done, errors))
+        done = sum(d for d, _ in gathered)
+        failed += [e for _, errs in gathered for e in errs]
         if done == 0 and failed:
             raise InputError(f"{failed[0]['reason']} (every case failed)")
-        _write_failed(root / "failed.csv", failed)
-        _write_json(root / "predict.json", {
-            **manifest, "complete": True, "ct_resampled_to_pet": resampled,
-            "failed_cases": sorted({f["case_id"] for f in failed}),
-        })  # fmt: skip
+        if dist.main:
+            _write_failed(root / "failed.csv", failed)
+            _write_json(root / "predict.json", {
+                **manifest, "complete": True, "ct_resampled_to_pet": resampled,
+                "failed_cases": sorted({f["case_id"] for f in failed}),
+            })  # fmt: skip
+    dist.barrier()
+    dist.close()
     return out_dir
 
 
@@ -418,7 +449,9 @@ def _reason(exc: BaseException) -> str:
 
 
 # predict.json keys that may differ between a run and its --resume (the rest must match).
-_FREE_KEYS = ("sw_batch_size", "versions", "complete", "ct_resampled_to_pet", "failed_cases")
+_FREE_KEYS = (
+    "sw_batch_size", "precision", "versions", "complete", "ct_resampled_to_pet", "failed_cases"
+)  # fmt: skip
 
 
 def _output_state(out_dir: Path, manifest: dict, *, resume: bool, overwrite: bool) -> str:

@@ -19,7 +19,6 @@ import math
 import os
 import random
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +29,13 @@ from agreement.atomic import atomic_path
 from agreement.errors import InputError
 from segengine.config import TrainConfig
 
-LOG_COLUMNS = ("epoch", "train_loss", "val_dice", "best_val_dice", "lr", "seconds")
-# Fields that may differ between the run folder's config and a resumed call.
-_RESUMABLE_FIELDS = ("num_workers", "cache")
+LOG_COLUMNS = (
+    "epoch", "train_loss", "val_dice", "best_val_dice", "lr", "seconds", "val_fpv_ml", "val_fnv_ml"
+)  # fmt: skip
+# Fields that may differ between the run folder's config and a resumed call (speed only).
+_RESUMABLE_FIELDS = ("num_workers", "cache", "compile", "channels_last")
+# Warn when a configured run is estimated to take longer than this on the device found.
+LONG_RUN_HOURS = 3.0
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -107,14 +110,43 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` saved."""
+    """Restore what :func:`rng_state` saved, wherever its tensors were loaded to.
+
+    The states are moved to the CPU first (``torch.set_rng_state`` takes CPU byte tensors);
+    CUDA states are restored for the GPUs present (none on a CPU machine, the first ones when
+    the run was saved on more GPUs).
+    """
     version, internal, gauss_next = state["python"]
     random.setstate((version, tuple(internal), gauss_next))
     kind, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))  # noqa: NPY002
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    np.random.set_state((kind, keys.cpu().numpy().astype(np.uint32), pos, has_gauss, gauss))  # noqa: NPY002
+    torch.set_rng_state(state["torch"].cpu())
+    if torch.cuda.is_available():
+        for i, cuda_state in enumerate(state["cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(cuda_state.cpu(), i)
+
+
+def restore(
+    state: dict[str, Any],
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    scaler: torch.amp.GradScaler,
+) -> tuple[int, float, int]:
+    """Restore a checkpoint read on the CPU into a run on any device; return its epoch and best.
+
+    The model and optimiser may live on another device than the saved tensors (both copy
+    them to their parameters' device). An empty scaler state (saved by a CPU or bf16 run, whose
+    scaler is disabled) leaves a new fp16 scaler at its initial scale; a saved scale is not
+    loaded into a disabled scaler.
+    """
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    if state.get("scaler") and scaler.is_enabled():
+        scaler.load_state_dict(state["scaler"])
+    set_rng_state(state["rng"])
+    return int(state["epoch"]), float(state["best_metric"]), int(state["best_epoch"])
 
 
 class _Dist:
@@ -143,6 +175,20 @@ class _Dist:
     def barrier(self) -> None:
         if self.world > 1:
             torch.distributed.barrier()
+
+    def sync_buffers(self, model: torch.nn.Module) -> None:
+        """Give every rank rank 0's buffers (BatchNorm statistics), the ones it saves."""
+        if self.world > 1:
+            for buf in model.buffers():
+                torch.distributed.broadcast(buf, src=0)
+
+    def gather(self, value: Any) -> list[Any]:
+        """``value`` of every rank, in rank order (a picklable object)."""
+        if self.world == 1:
+            return [value]
+        out: list[Any] = [None] * self.world
+        torch.distributed.all_gather_object(out, value)
+        return out
 
     def sum(self, values: list[float]) -> list[float]:
         if self.world == 1:
@@ -267,22 +313,32 @@ def _checkpoint_problem(exc: BaseException) -> str:
     return f"{kind} ({type(exc).__name__}{': ' + first if first else ''})"
 
 
-def _batches(loader: Any, n_steps: int | None) -> Iterator[dict[str, Any]]:
-    """``n_steps`` batches (cycling the loader), or one pass when ``None``."""
-    if n_steps is None:
-        yield from loader
-        return
-    done = 0
-    while done < n_steps:
-        empty = True
-        for batch in loader:
-            empty = False
-            yield batch
-            done += 1
-            if done >= n_steps:
-                return
-        if empty:
-            return
+def case_scores(
+    prediction: np.ndarray, reference: np.ndarray, spacing: float | tuple[float, ...]
+) -> dict[str, float]:
+    """Validation score of one case: DSC, with empty/empty = 1, plus FPV and FNV in ml.
+
+    A lesion-free reference scores 1 when the prediction is empty too and 0 when it has any
+    false positive, so model selection sees false positives on negative scans (MONAI's
+    ``DiceMetric(ignore_empty=True)`` returns NaN for both). DSC, FPV and FNV are
+    :func:`agreement.measures.overlap.overlap` (18-connected components, autoPET definitions).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> empty, fp = np.zeros((4, 4, 4), bool), np.zeros((4, 4, 4), bool)
+    >>> fp[0, 0, 0] = True
+    >>> case_scores(empty, empty, 2.0)["dice"], case_scores(fp, empty, 2.0)["dice"]
+    (1.0, 0.0)
+    >>> case_scores(fp, empty, 2.0)["fpv"]  # one 2 mm voxel: 0.008 ml
+    0.008
+    """
+    from agreement.measures.overlap import overlap
+
+    spacing = (spacing,) * 3 if np.isscalar(spacing) else tuple(spacing)
+    out = overlap(reference.astype(bool), prediction.astype(bool), spacing)
+    dice = out["dsc"] if math.isfinite(out["dsc"]) else 1.0  # both empty
+    return {"dice": float(dice), "fpv": float(out["fpv"]), "fnv": float(out["fnv"])}
 
 
 def validate(
@@ -291,44 +347,53 @@ def validate(
     config: TrainConfig,
     device: torch.device,
     dist: _Dist | None = None,
-) -> float:
-    """Mean foreground Dice over the validation cases (sliding window, argmax, MONAI DiceMetric).
+    *,
+    dtype: torch.dtype | None = None,
+) -> dict[str, float]:
+    """Mean validation scores (:func:`case_scores`) over the validation cases.
 
-    Cases with an empty reference and an empty prediction are left out (MONAI's NaN); under DDP
-    each rank validates every ``world``-th case and the sums are all-reduced.
+    Sliding-window prediction (autocast with ``dtype``), argmax; every case counts, lesion-free
+    ones included. Under DDP every rank first takes rank 0's buffers (so the score is that of
+    the saved model), validates every ``world``-th case, and the sums are all-reduced.
+
+    Returns
+    -------
+    dict
+        ``dice``, ``fpv``, ``fnv`` (ml, means over cases) and ``n`` (cases); NaN without cases.
     """
     from monai.inferers import sliding_window_inference
-    from monai.metrics import DiceMetric
-    from monai.networks.utils import one_hot
+
+    from segengine.accel import autocast, plain
 
     rank, world = (dist.rank, dist.world) if dist else (0, 1)
-    metric = DiceMetric(include_background=False, reduction="none", ignore_empty=True)
-    total, count = 0.0, 0
+    if dist is not None:
+        dist.sync_buffers(model)
+    totals = [0.0, 0.0, 0.0, 0.0]
     model.eval()
     with torch.inference_mode():
         for i in range(rank, len(dataset), world):
             item = dataset[i]
-            image = torch.as_tensor(item["image"])[None].to(device)
-            label = torch.as_tensor(item["label"])[None].to(device)
-            logits = sliding_window_inference(
-                image,
-                roi_size=config.patch_size,
-                sw_batch_size=config.sw_batch_size,
-                predictor=model,
-                overlap=config.val_overlap,
-                mode=config.val_mode,
-            )
-            n_cls = logits.shape[1]
-            pred = one_hot(logits.argmax(1, keepdim=True), n_cls)
-            ref = one_hot(label.long(), n_cls)
-            value = metric(y_pred=pred, y=ref).float().nanmean().item()
-            metric.reset()
-            if math.isfinite(value):
-                total, count = total + value, count + 1
+            image = plain(item["image"])[None].to(device, non_blocking=True)
+            with autocast(device, dtype):
+                logits = sliding_window_inference(
+                    image,
+                    roi_size=config.patch_size,
+                    sw_batch_size=config.sw_batch_size,
+                    predictor=model,
+                    overlap=config.val_overlap,
+                    mode=config.val_mode,
+                )
+            pred = plain(logits).argmax(1)[0].cpu().numpy() > 0
+            ref = plain(item["label"])[0].numpy() > 0
+            scores = case_scores(pred, ref, config.spacing)
+            totals = [t + v for t, v in zip(totals, (*scores.values(), 1.0), strict=True)]
     model.train()
     if dist is not None:
-        total, count = dist.sum([total, float(count)])
-    return total / count if count else float("nan")
+        totals = dist.sum(totals)
+    *sums, n = totals
+    if not n:
+        return {"dice": math.nan, "fpv": math.nan, "fnv": math.nan, "n": 0}
+    return {**dict(zip(("dice", "fpv", "fnv"), (v / n for v in sums), strict=True)), "n": int(n)}
 
 
 def data_config(config: TrainConfig, **changes: Any) -> Any:
@@ -346,16 +411,36 @@ def data_config(config: TrainConfig, **changes: Any) -> Any:
     )
 
 
-def _datasets(config: TrainConfig, files: dict[str, list[dict]], run_dir: Path) -> tuple:
+def _datasets(config: TrainConfig, files: dict[str, list[dict]], run_dir: Path, *,
+              device_augment: bool) -> tuple:  # fmt: skip
     from segengine.data.transforms import make_dataset, train_transforms, val_transforms
 
     dc = data_config(config)
     cache = None if config.cache == "none" else config.cache
     kw = {"cache": cache, "cache_dir": run_dir / "cache" if cache == "disk" else None}
+    train_dc = data_config(config, augment=False) if device_augment else dc
     return (
-        make_dataset(files["train"], train_transforms(dc), **kw),
+        make_dataset(files["train"], train_transforms(train_dc), **kw),
         make_dataset(files["val"], val_transforms(dc), **kw),
     )
+
+
+def _augment_options(config: TrainConfig) -> dict[str, Any]:
+    """The papers' (or the reference code's) affine as :func:`segengine.augment.random_affine`
+    options, from the same :class:`~segengine.data.transforms.DataConfig` as the loader's."""
+    dc = data_config(config)
+    reference = dc.compat == "reference"
+    prob = dc.affine_prob if dc.affine_prob is not None else (0.5 if reference else 1.0)
+    rotate = (0.0, 0.0, dc.rotate) if reference else (dc.rotate,) * 3
+    return {"translate": dc.translate, "rotate": rotate, "scale": dc.scale, "prob": prob}
+
+
+def _say(message: str) -> None:
+    import sys
+
+    from tqdm.auto import tqdm
+
+    tqdm.write(message, file=sys.stderr)
 
 
 def train(
@@ -397,9 +482,17 @@ def train(
     >>> TrainConfig(network="segresnet", loss="dice", fold=1).run_name
     'segresnet-dice-fold1'
     """
-    from monai.utils import set_determinism
-
+    from segengine.accel import (
+        autocast,
+        autocast_dtype,
+        configure_numerics,
+        plain,
+        prepare_model,
+        to_device,
+    )
+    from segengine.augment import random_affine
     from segengine.data.io import check_cases, datalist
+    from segengine.loader import default_workers, make_loader
     from segengine.losses import build_loss
     from segengine.networks import build_network, check_patch
     from segengine.progress import Steps
@@ -414,10 +507,10 @@ def train(
     run_dir = out_dir / config.run_name
     _check_run_dir(run_dir, config, resume)
     dist = _Dist(device)
+    loader = None
     try:
         dev = dist.device
-        set_determinism(seed=config.seed)
-        torch.backends.cudnn.benchmark = False
+        numerics = configure_numerics(dev, deterministic=config.deterministic)
         cases = datalist(data_dir)
         by_id = {c["case_id"]: c for c in cases}
         splits = _splits(config, data_dir, run_dir, sorted(by_id))
@@ -431,57 +524,91 @@ def train(
                     tmp.write_text(json.dumps(splits, indent=2) + "\n")
         dist.barrier()
         files = {k: [by_id[c] for c in fold[k]] for k in ("train", "val")}
-        train_ds, val_ds = _datasets(config, files, run_dir)
+        on_device_aug = config.gpu_augment if config.gpu_augment is not None else dev.type == "cuda"
+        train_ds, val_ds = _datasets(config, files, run_dir, device_augment=on_device_aug)
+        workers = config.num_workers
+        if workers is None:
+            workers = default_workers(dev.type, processes=dist.world)
+        loader, sampler = make_loader(
+            train_ds,
+            batch_size=config.batch_size,
+            seed=config.seed,
+            num_workers=workers,
+            rank=dist.rank,
+            world=dist.world,
+            pin_memory=dev.type == "cuda",
+            samples=config.steps_per_epoch * config.batch_size if config.steps_per_epoch else None,
+        )
 
         _seed_all(config.seed)
-        model = build_network(config.network, **config.network_kwargs).to(dev)
+        model = build_network(config.network, **config.network_kwargs)
+        if dist.world > 1 and dev.type == "cuda":
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model.to(dev)
         loss_fn = build_loss(config.loss, compat=config.compat or "paper", **config.loss_kwargs)
         opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs, eta_min=0.0)
-        use_amp = config.amp and dev.type == "cuda"
-        scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+        amp_dtype = autocast_dtype(dev, amp=config.amp)
+        scaler = _scaler(dev, amp_dtype)
 
         start, best, best_epoch = 0, -math.inf, -1
         last = run_dir / "last.pt"
         if resume and last.is_file():
-            state = load_checkpoint(last, map_location=dev)
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            scaler.load_state_dict(state["scaler"])
-            set_rng_state(state["rng"])
-            start, best, best_epoch = state["epoch"], state["best_metric"], state["best_epoch"]
+            # Read on the CPU: the RNG states must stay there; the model and optimiser copy
+            # their tensors to the training device.
+            state = load_checkpoint(last, map_location="cpu")
+            start, best, best_epoch = restore(state, model, opt, sched, scaler)
         rows = _read_log(run_dir / "log.csv", start) if resume else []
 
+        prepare_model(model, channels_last=config.channels_last)
         net: torch.nn.Module = model
         if dist.world > 1:
             net = torch.nn.parallel.DistributedDataParallel(
                 model, device_ids=[dev.index] if dev.type == "cuda" else None
             )
+        if config.compile:
+            net = torch.compile(net)
+        if dist.main and progress:
+            _say(f"{config.run_name}: {numerics}; precision {amp_dtype or 'fp32'}; "
+                 f"{workers} loader workers; augmentation on {'device' if on_device_aug else 'loader'}")  # fmt: skip
+        aug = _augment_options(config)
         bar = Steps(range(start, config.epochs), desc=config.run_name, unit="epoch",
                     total=config.epochs, initial=start, enabled=progress and dist.main)  # fmt: skip
+        warned = False
         for epoch in bar:
             tic = time.perf_counter()
             _seed_all(epoch_seed(config.seed, epoch, dist.rank))
-            loader = _loader(train_ds, config, epoch, dist)
+            aug_gen = torch.Generator().manual_seed(epoch_seed(config.seed, epoch, 1 << 16))
+            sampler.set_epoch(epoch)
             net.train()
-            losses = []
-            for batch in _batches(loader, config.steps_per_epoch):
-                image, label = batch["image"].to(dev), batch["label"].to(dev)
+            losses, step_tic = [], time.perf_counter()
+            for step, batch in enumerate(loader):
+                if step == 1:
+                    step_tic = time.perf_counter()  # after the first (warm-up) step
+                cl = config.channels_last
+                image = to_device(plain(batch["image"]), dev, channels_last=cl)
+                label = to_device(plain(batch["label"]), dev, channels_last=cl)
+                if on_device_aug:
+                    image, label = random_affine(image, label, generator=aug_gen, **aug)
                 opt.zero_grad(set_to_none=True)
-                with torch.autocast(device_type=dev.type, enabled=use_amp):
+                with autocast(dev, amp_dtype):
                     loss = loss_fn(net(image), label)
                 scaler.scale(loss).backward()
                 scaler.step(opt)
                 scaler.update()
                 losses.append(float(loss.detach()))
+                if not warned and dist.main and (step == 3 or step + 1 == len(loader)):
+                    warned = True  # after a few steps (or the first epoch): say how long
+                    per_step = (time.perf_counter() - step_tic) / max(step, 1)
+                    left = per_step * len(loader) * (config.epochs - epoch)
+                    _warn_if_long(left, per_step, dev)
             lr = opt.param_groups[0]["lr"]
             sched.step()
-            val = math.nan
+            val = {"dice": math.nan, "fpv": math.nan, "fnv": math.nan}
             if (epoch + 1) % config.val_interval == 0 or epoch + 1 == config.epochs:
-                val = validate(model, val_ds, config, dev, dist)
-                if math.isfinite(val) and val > best:
-                    best, best_epoch = val, epoch + 1
+                val = validate(model, val_ds, config, dev, dist, dtype=amp_dtype)
+                if math.isfinite(val["dice"]) and val["dice"] > best:
+                    best, best_epoch = val["dice"], epoch + 1
             train_loss = float(np.mean(losses)) if losses else math.nan
             if dist.world > 1:
                 train_loss = dist.sum([train_loss])[0] / dist.world
@@ -489,10 +616,12 @@ def train(
                 {
                     "epoch": epoch + 1,
                     "train_loss": f"{train_loss:.6g}",
-                    "val_dice": "" if math.isnan(val) else f"{val:.6g}",
+                    "val_dice": _fmt(val["dice"]),
                     "best_val_dice": "" if best_epoch < 0 else f"{best:.6g}",
                     "lr": f"{lr:.6g}",
                     "seconds": f"{time.perf_counter() - tic:.3f}",
+                    "val_fpv_ml": _fmt(val["fpv"]),
+                    "val_fnv_ml": _fmt(val["fnv"]),
                 }
             )
             state = {
@@ -517,33 +646,37 @@ def train(
                      f"({rows[-1]['seconds']} s)")  # fmt: skip
         bar.close()
         if dist.main and not (run_dir / "best.pt").exists() and last.exists():
-            # No finite validation Dice (e.g. only negative validation cases): best = last.
+            # No validation ran (e.g. no validation cases): best = last.
             _save(run_dir / "best.pt", load_checkpoint(last))
         dist.barrier()
         return run_dir
     finally:
+        if loader is not None:
+            _stop_workers(loader)
         dist.close()
 
 
-def _loader(dataset: Any, config: TrainConfig, epoch: int, dist: _Dist) -> Any:
-    """A DataLoader whose shuffling and transform seeds depend only on (seed, epoch, rank)."""
-    from monai.data import DataLoader
+def _fmt(value: float) -> str:
+    return "" if math.isnan(value) else f"{value:.6g}"
 
-    gen = torch.Generator().manual_seed(epoch_seed(config.seed, epoch, dist.rank))
-    sampler = None
-    if dist.world > 1:
-        from torch.utils.data.distributed import DistributedSampler
 
-        sampler = DistributedSampler(
-            dataset, num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=config.seed
-        )
-        sampler.set_epoch(epoch)
-    return DataLoader(
-        dataset,
-        batch_size=config.batch_size,
-        shuffle=sampler is None,
-        sampler=sampler,
-        num_workers=config.num_workers,
-        generator=gen,
-        drop_last=False,
-    )
+def _scaler(device: torch.device, dtype: torch.dtype | None) -> torch.amp.GradScaler:
+    """A GradScaler, enabled only for fp16 autocast (bf16 and fp32 need none)."""
+    return torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+
+
+def _warn_if_long(seconds: float, per_step: float, device: torch.device) -> None:
+    """Say how long the run will take; warn when it is more than :data:`LONG_RUN_HOURS`."""
+    hours = seconds / 3600
+    msg = f"estimated training time: {hours:.1f} h on {device.type} ({per_step:.2f} s per step)"
+    if hours > LONG_RUN_HOURS:
+        tip = "; for a tiny run in minutes use --preset cpu-quick" if device.type == "cpu" else ""
+        msg = f"warning: {msg}, more than {LONG_RUN_HOURS:g} h{tip}"
+    _say(msg)
+
+
+def _stop_workers(loader: Any) -> None:
+    """Shut down persistent loader workers now rather than at interpreter exit."""
+    it = getattr(loader, "_iterator", None)
+    if it is not None and hasattr(it, "_shutdown_workers"):
+        it._shutdown_workers()

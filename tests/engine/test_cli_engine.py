@@ -215,3 +215,21 @@ def test_train_then_predict_with_report(data, tmp_path):
     assert (tmp_path / "pred" / "unet" / "dice_ce" / "PSMA_0000.nii.gz").is_file()
     assert (tmp_path / "report" / "index.html").is_file()
     assert (tmp_path / "report" / "measurements.csv").is_file()
+
+
+def test_preset_over_config_file_and_flags_over_preset(data, tmp_path):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({"network_kwargs": TINY, "val_interval": 3}))
+    result = _run(
+        "train", data, "--network", "unet", "--loss", "dice", "--config", config,
+        "--preset", "cpu-quick", "--epochs", "1", "--steps-per-epoch", "1", "--patch-size", "16",
+        "--deterministic", "--workers", "0", "--device", "cpu", "-o", tmp_path / "runs",
+        "--no-progress",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "runs" / "unet-dice-fold0" / "config.json").read_text())
+    # from the preset: spacing, validation period (over the file's 3); from the flags: the rest
+    assert (saved["spacing"], saved["val_interval"], saved["batch_size"]) == (4.0, 5, 2)
+    assert (saved["epochs"], saved["steps_per_epoch"], saved["patch_size"]) == (1, 1, [16] * 3)
+    assert saved["deterministic"] is True and saved["compile"] is False
+    assert saved["network_kwargs"]["channels"] == TINY["channels"]

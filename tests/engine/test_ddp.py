@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -72,3 +73,25 @@ def test_torchrun_two_processes_gloo(tmp_path):
     assert [r.split(",")[0] for r in rows[1:]] == ["1", "2"]
     # Weights are plain (no DDP "module." prefix), so predict loads them into the bare network.
     assert not any(k.startswith("module.") for k in state["model"])
+
+    # Prediction under torchrun: the cases are split over the 2 ranks, rank 0 writes the manifest.
+    pred = tmp_path / "pred"
+    cmd = [
+        *cmd[:5],
+        "-m",
+        "segengine.cli",
+        "predict",
+        str(run),
+        "--images",
+        str(data / "imagesTr"),
+        "-o",
+        str(pred),
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    masks = sorted(p.name for p in (pred / "unet" / "dice").glob("*.nii.gz"))
+    assert masks == sorted(p.name for p in (data / "labelsTr").glob("*.nii.gz"))
+    assert json.loads((pred / "predict.json").read_text())["methods"]["unet/dice"]["folds"] == [1]
