@@ -1,4 +1,4 @@
-"""Device settings for training and prediction: precision, cuDNN/TF32, compile, memory format.
+"""Device settings for training and prediction: precision, cuDNN/TF32, memory format.
 
 On CUDA the defaults are the fast ones: bf16 autocast (fp16 with a ``GradScaler`` where the
 GPU has no bf16), ``cudnn.benchmark`` and TF32 on. ``deterministic=True`` turns benchmark and
@@ -20,7 +20,9 @@ from typing import Any
 
 import torch
 
-__all__ = ["autocast", "autocast_dtype", "configure_numerics", "plain", "prepare_model"]
+__all__ = [
+    "autocast", "autocast_dtype", "configure_numerics", "plain", "prepare_model", "to_device"
+]  # fmt: skip
 
 
 def autocast_dtype(device: torch.device, *, amp: bool = True) -> torch.dtype | None:
@@ -90,28 +92,28 @@ def plain(x: Any) -> torch.Tensor:
     return x.as_tensor() if hasattr(x, "as_tensor") else torch.as_tensor(x)
 
 
-def prepare_model(
-    model: torch.nn.Module, *, channels_last: bool = False, compile: bool = False
-) -> torch.nn.Module:
-    """Set the channels-last-3d memory format (in place) and optionally ``torch.compile``.
-
-    The returned module is what the training steps call; the weights stay those of ``model``
-    (its ``state_dict`` has no compile prefix).
+def prepare_model(model: torch.nn.Module, *, channels_last: bool = False) -> torch.nn.Module:
+    """Set the channels-last-3d memory format of ``model`` in place (when asked); return it.
 
     Examples
     --------
     >>> import torch
-    >>> prepare_model(torch.nn.Conv3d(1, 1, 1)).weight.is_contiguous()
+    >>> conv = prepare_model(torch.nn.Conv3d(1, 1, 1), channels_last=True)
+    >>> conv.weight.is_contiguous(memory_format=torch.channels_last_3d)
     True
     """
     if channels_last:
         model.to(memory_format=torch.channels_last_3d)
-    return torch.compile(model) if compile else model
+    return model
 
 
-def to_device(x: torch.Tensor, device: torch.device, *, channels_last: bool = False) -> Any:
-    """Copy a batch tensor to ``device`` (non-blocking from pinned memory), optional layout."""
-    x = x.to(device, non_blocking=True)
-    if channels_last and x.ndim == 5:
-        x = x.contiguous(memory_format=torch.channels_last_3d)
-    return x
+def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Copy a batch tensor to ``device`` (asynchronously when it is in pinned memory).
+
+    Examples
+    --------
+    >>> import torch
+    >>> to_device(torch.ones(1), torch.device("cpu")).device
+    device(type='cpu')
+    """
+    return x.to(device, non_blocking=True)

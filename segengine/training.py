@@ -585,11 +585,12 @@ def train(
             for step, batch in enumerate(loader):
                 if step == 1:
                     step_tic = time.perf_counter()  # after the first (warm-up) step
-                cl = config.channels_last
-                image = to_device(plain(batch["image"]), dev, channels_last=cl)
-                label = to_device(plain(batch["label"]), dev, channels_last=cl)
+                image = to_device(plain(batch["image"]), dev)
+                label = to_device(plain(batch["label"]), dev)
                 if on_device_aug:
                     image, label = random_affine(image, label, generator=aug_gen, **aug)
+                if config.channels_last:
+                    image = image.contiguous(memory_format=torch.channels_last_3d)
                 opt.zero_grad(set_to_none=True)
                 with autocast(dev, amp_dtype):
                     loss = loss_fn(net(image), label)
@@ -601,7 +602,7 @@ def train(
                     warned = True  # after a few steps (or the first epoch): say how long
                     per_step = (time.perf_counter() - step_tic) / max(step, 1)
                     left = per_step * len(loader) * (config.epochs - epoch)
-                    _warn_if_long(left, per_step, dev)
+                    _warn_if_long(left, per_step, dev, quiet=not progress)
             lr = opt.param_groups[0]["lr"]
             sched.step()
             val = {"dice": math.nan, "fpv": math.nan, "fnv": math.nan}
@@ -665,14 +666,18 @@ def _scaler(device: torch.device, dtype: torch.dtype | None) -> torch.amp.GradSc
     return torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
 
 
-def _warn_if_long(seconds: float, per_step: float, device: torch.device) -> None:
-    """Say how long the run will take; warn when it is more than :data:`LONG_RUN_HOURS`."""
+def _warn_if_long(
+    seconds: float, per_step: float, device: torch.device, *, quiet: bool = False
+) -> None:
+    """Say how long the run will take (unless ``quiet``); always warn when it is more than
+    :data:`LONG_RUN_HOURS`."""
     hours = seconds / 3600
     msg = f"estimated training time: {hours:.1f} h on {device.type} ({per_step:.2f} s per step)"
     if hours > LONG_RUN_HOURS:
         tip = "; for a tiny run in minutes use --preset cpu-quick" if device.type == "cpu" else ""
-        msg = f"warning: {msg}, more than {LONG_RUN_HOURS:g} h{tip}"
-    _say(msg)
+        _say(f"warning: {msg}, more than {LONG_RUN_HOURS:g} h{tip}")
+    elif not quiet:
+        _say(msg)
 
 
 def _stop_workers(loader: Any) -> None:

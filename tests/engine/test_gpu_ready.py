@@ -249,6 +249,10 @@ def test_long_cpu_run_warns_and_names_the_preset(capsys):
     training._warn_if_long(600.0, 0.1, torch.device("cpu"))
     err = capsys.readouterr().err
     assert "warning" not in err and "0.2 h" in err
+    training._warn_if_long(600.0, 0.1, torch.device("cpu"), quiet=True)
+    assert capsys.readouterr().err == ""
+    training._warn_if_long(4 * 3600.0, 2.5, torch.device("cpu"), quiet=True)
+    assert "warning" in capsys.readouterr().err
 
 
 def test_cpu_quick_preset_is_a_valid_small_config():
