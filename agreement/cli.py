@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 user error (one line naming the file and the problem), 
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any
 
 import click
@@ -19,6 +20,15 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
+def _one_line_warning(
+    message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any
+) -> None:
+    """Show a warning as one ``warning: ...`` line (no file name, line number or source)."""
+    text = " ".join(str(message).split())
+    prefix = "" if issubclass(category, UserWarning) else f"{category.__name__}: "
+    click.echo(f"warning: {prefix}{text}", err=True)
+
+
 class AgreeGroup(click.Group):
     """A click group whose user errors are one line on stderr and exit code 2.
 
@@ -29,7 +39,9 @@ class AgreeGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> object:
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.showwarning = _one_line_warning
+                return super().invoke(ctx)
         except InputError as exc:
             raise UserError(str(exc).splitlines()[0] if str(exc) else repr(exc)) from None
 

@@ -111,6 +111,15 @@ def run_report(
     **options: Any,
 ) -> Path:
     """The body of ``agree report`` (also used by ``agree demo``); returns the report folder."""
+    from agreement.measures.io import image_suffix
+
+    if image_suffix(source) is not None and not source.is_dir():
+        from agreement.measures.layout import not_a_mask_folder
+        from agreement.tables import table_format
+
+        if reference is not None or pet is not None:
+            raise InputError(not_a_mask_folder(source))
+        table_format(source)  # an image, not a table: says so
     if output.exists() and not overwrite:
         raise InputError(f"{output}: output folder exists; pass --overwrite to replace it")
     progress: Any = not options.get("no_progress", False)

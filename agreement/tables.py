@@ -84,6 +84,14 @@ def table_format(path: str | os.PathLike[str]) -> str:
         return "tsv"
     if suffix in (".parquet", ".pq"):
         return "parquet"
+    from agreement.measures.io import image_suffix  # here: measures imports this module
+
+    if image_suffix(path) is not None:
+        raise InputError(
+            f"{path}: an image ({image_suffix(path)}), not a table; pass a measurements table "
+            "(.csv, .tsv, .parquet), or give the folder of masks to agree measure/report with "
+            "--reference and --pet"
+        )
     raise InputError(f"{path}: unknown table extension {suffix!r}; use .csv, .tsv or .parquet")
 
 

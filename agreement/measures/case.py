@@ -7,7 +7,9 @@ once per case, whatever the number of methods.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +72,8 @@ class CaseResult:
     failed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FAILED_COLUMNS))
     #: With a reference label value: whether the reference mask holds it (else None).
     label_found: bool | None = None
+    #: Warnings raised while measuring (category, message), for the caller to show.
+    warnings: tuple[tuple[type[Warning], str], ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -203,6 +207,19 @@ def measure_job(job: CaseJob, **options: Any) -> CaseResult:
         lesion_parts.append(lesion_rows)
     found = has_label if opts["reference_label"] is not None else None
     return _result(measurements, cases, lesion_parts, failed, found)
+
+
+def measure_job_quietly(job: CaseJob, **options: Any) -> CaseResult:
+    """:func:`measure_job` with its warnings returned in ``CaseResult.warnings``.
+
+    Worker processes print warnings in Python's raw format (with a source line); this keeps
+    them with the result, so the caller shows each once, in its own words.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = measure_job(job, **options)
+    seen = dict.fromkeys((w.category, str(w.message)) for w in caught)
+    return dataclasses.replace(result, warnings=tuple(seen)) if seen else result
 
 
 def _prediction(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Collection
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from agreement.measures.case import (
     LESION_TABLE_COLUMNS,
     MEASUREMENT_COLUMNS,
     CaseResult,
-    measure_job,
+    measure_job_quietly,
 )
 from agreement.measures.cluster import auto_workers, dask_backend, input_bytes
 from agreement.measures.detection import check_detection_args
@@ -112,7 +113,7 @@ def add_method_split(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _run(job: Any, options: dict[str, Any]) -> CaseResult:
-    return measure_job(job, **options)
+    return measure_job_quietly(job, **options)
 
 
 def missing_rows(plan: Plan, policy: str = "skip") -> pd.DataFrame:
@@ -318,6 +319,8 @@ def measure_cohort(
     else:
         n_jobs = min(workers, max(len(jobs), 1))
     results = list(_iterate(jobs, options, n_jobs, progress, scheduler))
+    for category, message in dict.fromkeys(w for r in results for w in r.warnings):
+        warnings.warn(message, category, stacklevel=2)
     _check_reference_label(results, plan, ref_label)
     return collect(results, plan, absent)
 

@@ -386,7 +386,7 @@ def mask_array(volume: Volume, *, label: int | None = None) -> np.ndarray:
     >>> mask_array(v)
     Traceback (most recent call last):
     ...
-    agreement.errors.InputError: <array>: label values {0, 1, 2}; pass --label N to select one
+    agreement.errors.InputError: <array>: label values {0, 1, 2}; pass --label N (or --reference-label/--pred-label N for one side) to select one
     """
     a = volume.array
     if label is not None:
@@ -407,7 +407,15 @@ def mask_array(volume: Volume, *, label: int | None = None) -> np.ndarray:
     zero = [0] if np.count_nonzero(a) < a.size else []
     shown = ", ".join(f"{v:g}" for v in [*zero, *values[:8].tolist()])
     more = ", ..." if values.size > 8 else ""
-    raise InputError(f"{volume.name}: label values {{{shown}{more}}}; pass --label N to select one")
+    if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
+        raise InputError(
+            f"{volume.name}: not a label map: fractional values {{{shown}{more}}} (probabilities?); "
+            "binarise it first, e.g. save (mask >= 0.5) as integers 0/1"
+        )
+    raise InputError(
+        f"{volume.name}: label values {{{shown}{more}}}; pass --label N (or --reference-label/"
+        "--pred-label N for one side) to select one"
+    )
 
 
 def pet_array(volume: Volume) -> np.ndarray:

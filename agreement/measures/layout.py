@@ -297,6 +297,24 @@ class Predictions:
     skipped: tuple[str, ...] = ()
 
 
+def not_a_mask_folder(path: Path) -> str:
+    """The message for a predictions path that is not a folder (a mask file gets a hint).
+
+    Examples
+    --------
+    >>> not_a_mask_folder(Path("preds/case_01.nii.gz"))
+    'preds/case_01.nii.gz: folder not found'
+    """
+    if not path.exists():
+        return f"{path}: folder not found"
+    if image_suffix(path) is not None:
+        return (
+            f"{path}: a mask file, not a folder of masks; pass the folder that holds the "
+            f"predicted masks (e.g. {path.parent}) with --reference and --pet"
+        )
+    return f"{path}: not a folder"
+
+
 def find_predictions(folder: str | Path) -> Predictions:
     """Collect predicted masks: flat, one or two levels of method subfolders.
 
@@ -313,7 +331,7 @@ def find_predictions(folder: str | Path) -> Predictions:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError(f"{folder}: {'not a folder' if folder.exists() else 'folder not found'}")
+        raise InputError(not_a_mask_folder(folder))
     autopet = _autopet(folder, "pred")
     if autopet is not None:
         name = folder.resolve().name

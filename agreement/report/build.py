@@ -686,7 +686,7 @@ def _context(**kw: Any) -> dict[str, Any]:
                 }
             )
         )
-        notes.append(f"Fewer than 3 paired cases, shown as not estimable: {what}.")
+        notes.append(f"Fewer than 3 paired cases (intervals not estimable, TOST not run): {what}.")
     if cases is None:
         detection, det_note = (
             HtmlTable([], [], []),

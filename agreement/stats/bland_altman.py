@@ -189,8 +189,8 @@ def bland_altman(
     pred, ref = paired(predicted, reference, nan_policy)
     n = pred.size
     known = dict(multiplier=float(multiplier), loa_ci_method=loa_ci, x=x)
-    if n < MIN_N:
-        return BlandAltmanResult.undefined(n, f"n = {n} < {MIN_N}", **known)
+    if n < 2:
+        return BlandAltmanResult.undefined(n, f"n = {n} < 2", **known)
     d = pred - ref
     bias = float(d.mean())
     sd = sd1(d)
@@ -208,6 +208,10 @@ def bland_altman(
         note = f"{x} is constant: proportional-bias slope undefined"
     else:
         slope, slope_p = _ols_slope(reg, d)
+    if n < MIN_N:
+        note = "; ".join(filter(None, [
+            f"n = {n} < {MIN_N}: intervals on 1 degree of freedom; slope p undefined", note
+        ]))  # fmt: skip
     return BlandAltmanResult(
         bias, sd, bias - multiplier * sd, bias + multiplier * sd,
         (bias - half, bias + half), low_ci, high_ci, slope, slope_p, n, note=note, **known,

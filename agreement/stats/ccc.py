@@ -180,7 +180,9 @@ def ccc(
     Returns
     -------
     CCCResult
-        NaN fields and a ``note`` for n < 3 or constant data.
+        NaN fields and a ``note`` for n < 2 or constant data. With n = 2 the estimate,
+        Pearson r (±1) and C_b are returned and the interval is NaN (Lin's variance divides
+        by n - 2; two cases give no bootstrap either), with a note.
 
     Examples
     --------
@@ -197,8 +199,8 @@ def ccc(
     scale = pow2_scale(x, y)  # CCC is scale invariant; avoids overflow of the moments
     x, y = x * scale, y * scale
     n = x.size
-    if n < MIN_N:
-        return CCCResult.undefined(n, f"n = {n} < {MIN_N}", ci_method=ci)
+    if n < 2:
+        return CCCResult.undefined(n, f"n = {n} < 2", ci_method=ci)
     sx2, sy2 = x.var(), y.var()
     if sx2 == 0 and sy2 == 0:
         return CCCResult.undefined(n, "predicted and reference are both constant", ci_method=ci)
@@ -212,7 +214,10 @@ def ccc(
     r = float(np.corrcoef(x, y)[0, 1])
     accuracy = 2 * math.sqrt(sx2 * sy2) / (sx2 + sy2 + (x.mean() - y.mean()) ** 2)
     note = ""
-    if ci == "fisher_z":
+    if n < MIN_N:
+        low = high = math.nan
+        note = f"n = {n} < {MIN_N}: the interval is undefined"
+    elif ci == "fisher_z":
         if abs(rho_c) >= 1 - 1e-12:
             low = high = float(np.sign(rho_c))
             note = "perfect concordance: the Fisher-z interval is degenerate"

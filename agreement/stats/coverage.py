@@ -160,11 +160,12 @@ def coverage_probability(
     ci_method = ci if method == "empirical" else "lin_logit_lower"
     known = dict(method=method, ci_method=ci_method)
     if method == "empirical":
-        if n < MIN_N:
-            return CoverageResult.undefined(n, f"n = {n} < {MIN_N}", delta=float(delta), **known)
+        if n < 2:
+            return CoverageResult.undefined(n, f"n = {n} < 2", delta=float(delta), **known)
         k = int(covered(x, y, delta, relative).sum())
         low, high = binomial_interval(k, n, alpha, ci)
-        return CoverageResult(k / n, low, high, n, float(delta), **known)
+        note = f"n = {n} < {MIN_N}: a proportion of {n} cases, the interval is wide" if n < MIN_N else ""
+        return CoverageResult(k / n, low, high, n, float(delta), note=note, **known)
     if n < 4:
         return CoverageResult.undefined(n, f"n = {n} < 4 (Lin's CP needs n - 3 > 0)", **known)
     kappa = float(delta * abs(y.mean())) if relative else float(delta)

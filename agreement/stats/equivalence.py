@@ -24,17 +24,16 @@ class TOSTResult(Result):
     p_lower: float
     p_upper: float
     p_value: float
-    equivalent: bool | float
+    equivalent: bool
     n: int
     df: float = math.nan
     note: str = ""
 
     def __repr__(self) -> str:
-        eq = self.equivalent if isinstance(self.equivalent, bool) else "n/a"
         text = (
             f"TOSTResult(mean_diff={fmt(self.mean_diff, 4)}, ci=[{fmt(self.ci_low, 4)}, "
             f"{fmt(self.ci_high, 4)}], bounds=({fmt(self.lower, 4)}, {fmt(self.upper, 4)}), "
-            f"p={fmt(self.p_value, 3)}, equivalent={eq}, n={self.n}"
+            f"p={fmt(self.p_value, 3)}, equivalent={self.equivalent}, n={self.n}"
         )
         return text + (f", note={self.note!r})" if self.note else ")")
 
@@ -54,7 +53,10 @@ def tost(
     (``relative=True``) or ``margin`` itself. ``p_lower`` tests H0: mean(d) <= -Delta,
     ``p_upper`` tests H0: mean(d) >= Delta (t with n - 1 df); ``p_value`` is the larger.
     ``equivalent`` is True when both p < alpha and the 1 - 2 alpha CI of mean(d) lies
-    inside (-Delta, Delta) (Schuirmann 1987; the two conditions coincide).
+    inside (-Delta, Delta) (Schuirmann 1987; the two conditions coincide). It is always a
+    ``bool``: where the test cannot show equivalence (n < 3, Delta = 0) it is ``False`` with a
+    ``note``; with constant differences (SD 0) the p-values are undefined and the verdict is
+    the interval's, a point: ``-Delta < mean(d) < Delta``.
 
     Parameters
     ----------
@@ -72,7 +74,8 @@ def tost(
     Returns
     -------
     TOSTResult
-        ``equivalent`` NaN with a note when Delta = 0, SD of d = 0 or n < 3.
+        NaN p-values (and ``equivalent=False`` unless SD of d = 0) with a note when
+        Delta = 0, SD of d = 0 or n < 3.
 
     Examples
     --------
@@ -87,7 +90,9 @@ def tost(
     x, y = paired(predicted, reference, nan_policy)
     n = x.size
     if n < MIN_N:
-        return TOSTResult.undefined(n, f"n = {n} < {MIN_N}")
+        return TOSTResult.undefined(
+            n, f"n = {n} < {MIN_N}: equivalence cannot be shown", equivalent=False
+        )
     d = x - y
     mean_d = float(d.mean())
     bound = float(margin * abs(y.mean())) if relative else float(margin)
@@ -98,11 +103,15 @@ def tost(
     ci_low, ci_high = mean_d - half, mean_d + half
     known = dict(mean_diff=mean_d, ci_low=ci_low, ci_high=ci_high, df=float(df))
     if bound == 0:
-        note = "equivalence bound is 0 (mean reference 0): not applicable"
-        return TOSTResult.undefined(n, note, lower=0.0, upper=0.0, **known)
+        note = "equivalence bound is 0 (mean reference 0): equivalence cannot be shown"
+        return TOSTResult.undefined(n, note, lower=0.0, upper=0.0, equivalent=False, **known)
     if sd == 0:
-        note = "differences are constant (SD 0): the t-tests are undefined"
-        return TOSTResult.undefined(n, note, lower=-bound, upper=bound, **known)
+        note = (
+            "differences are constant (SD 0): the t-tests are undefined; the verdict is the "
+            "interval's (a point)"
+        )
+        inside = bool(-bound < mean_d < bound)
+        return TOSTResult.undefined(n, note, lower=-bound, upper=bound, equivalent=inside, **known)
     p_lower = float(special.stdtr(df, -(mean_d + bound) / se))
     p_upper = float(special.stdtr(df, (mean_d - bound) / se))
     p_value = max(p_lower, p_upper)

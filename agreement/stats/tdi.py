@@ -62,8 +62,10 @@ def lin_tdi(d: np.ndarray, p: float, alpha: float) -> tuple[float, float]:
     n = d.size
     e2 = float((d**2).sum()) / (n - 1)
     mu = float(d.mean())
-    var_w = 2 * (1 - mu**4 / e2**2) / (n - 2)
     q = float(stats.norm.ppf(1 - (1 - p) / 2))
+    if n < 3:  # s_W needs n - 2 > 0
+        return q * math.sqrt(e2) / scale, math.nan
+    var_w = 2 * (1 - mu**4 / e2**2) / (n - 2)
     upper_w = math.log(e2) + float(stats.norm.ppf(1 - alpha)) * math.sqrt(max(var_w, 0.0))
     return q * math.sqrt(e2) / scale, q * math.exp(upper_w / 2) / scale
 
@@ -121,17 +123,18 @@ def tdi(
     n = x.size
     ci_method = ("bootstrap" if n_boot else "none") if method == "empirical" else "lin_log_upper"
     known = dict(p=float(p), method=method, ci_method=ci_method)
-    if n < MIN_N:
-        return TDIResult.undefined(n, f"n = {n} < {MIN_N}", **known)
+    if n < 2:
+        return TDIResult.undefined(n, f"n = {n} < 2", **known)
     d = x - y
+    small = f"n = {n} < {MIN_N}: the upper limit is undefined" if n < MIN_N else ""
     if method == "lin":
         if not np.any(d):
             return TDIResult(0.0, 0.0, n=n, note="all differences are 0", **known)
         estimate, upper = lin_tdi(d, p, alpha)
-        return TDIResult(estimate, upper, n=n, **known)
+        return TDIResult(estimate, upper, n=n, note=small, **known)
     ad = np.abs(d)
     estimate = float(np.quantile(ad, p))
     upper = math.nan
-    if n_boot:
+    if n_boot and not small:
         upper = bootstrap_tdi_upper(ad, resample_counts(n, n_boot, seed), p, alpha)
-    return TDIResult(estimate, upper, n=n, **known)
+    return TDIResult(estimate, upper, n=n, note=small, **known)

@@ -92,9 +92,9 @@ def test_strength_labels_mcbride():
 
 
 def test_ccc_degenerate_small_n():
-    res = ccc([1.0, 2.0], [1.0, 2.5])
-    assert math.isnan(res.estimate) and math.isnan(res.ci_low) and res.n == 2
-    assert "n = 2" in res.note and res.strength == ""
+    res = ccc([1.0], [1.5])  # n = 2 is defined: tests/reliability/test_stats_edge.py
+    assert math.isnan(res.estimate) and math.isnan(res.ci_low) and res.n == 1
+    assert "n = 1" in res.note and res.strength == ""
 
 
 def test_ccc_both_constant():

@@ -91,7 +91,7 @@ def test_lin_cp_lower_limit_coverage_monte_carlo():
 
 
 def test_degenerate_inputs():
-    assert math.isnan(coverage_probability([1.0, 2.0], [1.0, 2.0]).estimate)
+    assert math.isnan(coverage_probability([1.0], [1.0]).estimate)  # n = 2: test_stats_edge
     res = coverage_probability([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], method="lin")
     assert math.isnan(res.estimate) and "n = 3" in res.note
     res = coverage_probability([0.1, -0.1, 0.2, 0.0], [1.0, -1.0, 0.5, -0.5], method="lin")

@@ -92,9 +92,11 @@ def test_degenerate_group_gives_nan_and_note():
                          "predicted": [0.0, 1.0, 2.0, 1.0, 2.5]})  # fmt: skip
     table = agreement_table(data, bootstrap=50)
     tmtv, dmax = table.iloc[0], table.iloc[1]
-    assert "tost: equivalence bound is 0" in tmtv["note"] and pd.isna(tmtv["equivalent"])
+    assert "tost: equivalence bound is 0" in tmtv["note"] and table["equivalent"].dtype == bool
+    assert not tmtv["equivalent"]
     assert "ccc: reference is constant" in tmtv["note"]
-    assert dmax["n"] == 2 and math.isnan(dmax["ccc"]) and "n = 2" in dmax["note"]
+    assert dmax["n"] == 2 and math.isnan(dmax["ccc_ci_low"]) and "n = 2" in dmax["note"]
+    assert dmax["ccc"] == pytest.approx(ccc(data.predicted[3:], data.reference[3:]).estimate)
 
 
 def test_nan_policy_and_invalid_bootstrap():

@@ -61,8 +61,8 @@ def test_lin_tdi_normal_theory_and_coverage():
 
 
 def test_degenerate_inputs():
-    res = tdi([1.0, 2.0], [1.0, 2.0])
-    assert math.isnan(res.estimate) and "n = 2" in res.note
+    res = tdi([1.0], [1.0])  # n = 2 is defined: tests/reliability/test_stats_edge.py
+    assert math.isnan(res.estimate) and "n = 1" in res.note
     res = tdi([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], method="lin")
     assert res.estimate == 0.0 and res.ci_high == 0.0 and "0" in res.note
     res = tdi([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], n_boot=50)
