@@ -115,7 +115,7 @@ def test_grid_check_and_resample():
 
 def test_mask_and_pet_checks():
     v = Volume(np.array([0.0, 1.0, 0.5, 1.0]).reshape(1, 2, 2), (1.0,) * 3, np.eye(4), None)
-    with pytest.raises(InputError, match="label values"):
+    with pytest.raises(InputError, match="not a label map: fractional values"):
         mask_array(v)
     v = Volume(np.array([0, 1, 1, 0], np.int16).reshape(1, 2, 2), (1.0,) * 3, np.eye(4), None)
     assert mask_array(v).sum() == 2

@@ -160,10 +160,12 @@ def test_one_method_still_reports_without_comparisons(hostile_report):
 def test_metric_with_fewer_than_3_cases_is_not_estimable(hostile_report):
     summary = json.loads((hostile_report / "summary.json").read_text())
     rows = {r["metric"]: r for r in summary["agreement"]}
-    assert rows["tmtv"]["n"] == 2 and rows["tmtv"]["ccc"] is None and rows["tmtv"]["note"]
-    assert rows["suv_max"]["ccc"] is not None
+    # n = 2: the interval is not estimable (the estimate is: tests/reliability/test_stats_edge)
+    assert rows["tmtv"]["n"] == 2 and rows["tmtv"]["ccc_ci_low"] is None
+    assert "n = 2 < 3" in rows["tmtv"]["note"] and rows["tmtv"]["equivalent"] is False
+    assert rows["suv_max"]["ccc_ci_low"] is not None
     html = _html(hostile_report)
-    assert "not estimable" in html and "Fewer than 3 paired cases" in html
+    assert "Fewer than 3 paired cases (intervals not estimable, TOST not run)" in html
 
 
 def test_names_from_the_file_system_are_escaped(hostile_report, helpers):
