@@ -113,7 +113,7 @@ def run_report(
     """The body of ``agree report`` (also used by ``agree demo``); returns the report folder."""
     from agreement.measures.io import image_suffix
 
-    if image_suffix(source) is not None and not source.is_dir():
+    if source is not None and image_suffix(source) is not None and not source.is_dir():
         from agreement.measures.layout import not_a_mask_folder
         from agreement.tables import table_format
 
