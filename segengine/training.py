@@ -412,17 +412,23 @@ def data_config(config: TrainConfig, **changes: Any) -> Any:
 
 
 def _datasets(config: TrainConfig, files: dict[str, list[dict]], run_dir: Path, *,
-              device_augment: bool) -> tuple:  # fmt: skip
+              device_augment: bool, dist: _Dist | None = None) -> tuple:  # fmt: skip
+    """Training and validation datasets; under DDP a memory cache is kept once per node."""
     from segengine.data.transforms import make_dataset, train_transforms, val_transforms
+    from segengine.loader import NodeCacheDataset
 
     dc = data_config(config)
+    train_dc = data_config(config, augment=False) if device_augment else dc
+    pipelines = (train_transforms(train_dc), val_transforms(dc))
+    if dist is not None and dist.world > 1 and config.cache == "memory":
+        return tuple(
+            NodeCacheDataset(files[k], tf, run_dir / "cache" / "node",
+                             writer=dist.local_rank == 0, barrier=dist.barrier)  # fmt: skip
+            for k, tf in zip(("train", "val"), pipelines, strict=True)
+        )
     cache = None if config.cache == "none" else config.cache
     kw = {"cache": cache, "cache_dir": run_dir / "cache" if cache == "disk" else None}
-    train_dc = data_config(config, augment=False) if device_augment else dc
-    return (
-        make_dataset(files["train"], train_transforms(train_dc), **kw),
-        make_dataset(files["val"], val_transforms(dc), **kw),
-    )
+    return tuple(make_dataset(files[k], tf, **kw) for k, tf in zip(("train", "val"), pipelines, strict=True))
 
 
 def _augment_options(config: TrainConfig) -> dict[str, Any]:
@@ -525,7 +531,8 @@ def train(
         dist.barrier()
         files = {k: [by_id[c] for c in fold[k]] for k in ("train", "val")}
         on_device_aug = config.gpu_augment if config.gpu_augment is not None else dev.type == "cuda"
-        train_ds, val_ds = _datasets(config, files, run_dir, device_augment=on_device_aug)
+        train_ds, val_ds = _datasets(config, files, run_dir, device_augment=on_device_aug,
+                                     dist=dist)  # fmt: skip
         workers = config.num_workers
         if workers is None:
             workers = default_workers(dev.type, processes=dist.world)

@@ -73,6 +73,8 @@ def test_torchrun_two_processes_gloo(tmp_path):
     assert [r.split(",")[0] for r in rows[1:]] == ["1", "2"]
     # Weights are plain (no DDP "module." prefix), so predict loads them into the bare network.
     assert not any(k.startswith("module.") for k in state["model"])
+    # The memory cache was kept once for the node: one file per case of the fold (2 + 2).
+    assert len(list((run / "cache" / "node").glob("*.pt"))) == 4
 
     # Prediction under torchrun: the cases are split over the 2 ranks, rank 0 writes the manifest.
     pred = tmp_path / "pred"

@@ -261,3 +261,28 @@ def test_cpu_quick_preset_is_a_valid_small_config():
     cfg = TrainConfig().replace(**PRESETS["cpu-quick"])
     assert cfg.patch_size == (32, 32, 32) and cfg.epochs * cfg.steps_per_epoch <= 100
     assert math.prod(cfg.patch_size) * 64 == math.prod(TrainConfig().patch_size)
+
+
+def test_node_cache_gives_the_cache_datasets_items(tmp_path):
+    # Under torchrun the cohort is cached once per node (memory-mapped torch files); with the
+    # same per-sample seeds its patches must equal CacheDataset's.
+    from segengine.data.io import datalist
+    from segengine.data.phantoms import make_phantoms
+    from segengine.data.transforms import DataConfig, make_dataset, train_transforms
+    from segengine.loader import NodeCacheDataset, SeededDataset
+
+    data = make_phantoms(tmp_path / "ph", 2, seed=4, shape=(24, 24, 32), folds=2, progress=False)
+    files = datalist(data)
+    config = DataConfig(spacing=(4.0,) * 3, patch_size=(16,) * 3)
+    calls = []
+    node = NodeCacheDataset(files, train_transforms(config), tmp_path / "cache",
+                            barrier=lambda: calls.append("barrier"))  # fmt: skip
+    assert calls == ["barrier"] and len(list((tmp_path / "cache").glob("*.pt"))) == 2
+    reader = NodeCacheDataset(files, train_transforms(config), tmp_path / "cache", writer=False)
+    cached = make_dataset(files, train_transforms(config), cache="memory")
+    for i in range(2):
+        for seed in (1, 2):
+            a, b, c = (SeededDataset(d)[(i, seed)][0] for d in (node, reader, cached))
+            for key in ("image", "label"):
+                assert torch.equal(plain(a[key]), plain(c[key]))
+                assert torch.equal(plain(b[key]), plain(c[key]))
