@@ -286,3 +286,35 @@ def test_node_cache_gives_the_cache_datasets_items(tmp_path):
             for key in ("image", "label"):
                 assert torch.equal(plain(a[key]), plain(c[key]))
                 assert torch.equal(plain(b[key]), plain(c[key]))
+
+
+def test_gpu_code_paths_run_on_cpu(tmp_path):
+    # The CUDA defaults forced on CPU: batch affine on the device, channels-last-3d,
+    # deterministic algorithms, bf16 validation; the log carries the FP/FN volumes.
+    import csv
+
+    from segengine.config import TrainConfig
+    from segengine.data.phantoms import make_phantoms
+
+    data = make_phantoms(tmp_path / "ph", 4, seed=6, shape=(24, 24, 32), folds=2, progress=False)
+    tiny = {"channels": (4, 8), "strides": (2,), "num_res_units": 0}
+    config = TrainConfig(epochs=1, patch_size=(16,) * 3, spacing=4.0, steps_per_epoch=2,
+                         num_workers=0, network_kwargs=tiny, gpu_augment=True,
+                         channels_last=True, deterministic=True)  # fmt: skip
+    try:
+        run = training.train(config, data, tmp_path / "runs", progress=False, device="cpu")
+    finally:
+        configure_numerics(torch.device("cpu"), deterministic=False)
+    with (run / "log.csv").open() as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert float(row["val_fpv_ml"]) >= 0 and float(row["val_fnv_ml"]) >= 0
+    assert 0 <= float(row["val_dice"]) <= 1
+
+    from segengine.data.io import datalist
+    from segengine.data.transforms import make_dataset, val_transforms
+    from segengine.networks import build_network
+
+    model = build_network("unet", **tiny)
+    ds = make_dataset(datalist(data)[:2], val_transforms(training.data_config(config)), cache=None)
+    scores = training.validate(model, ds, config, torch.device("cpu"), dtype=torch.bfloat16)
+    assert scores["n"] == 2 and 0 <= scores["dice"] <= 1
