@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 settings.register_profile(
@@ -15,3 +16,17 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("project")
+
+
+@pytest.fixture
+def synthetic_dicom():
+    """The synthetic DICOM writer of tests/dicom/synthetic.py (needs pydicom)."""
+    import importlib.util
+    from pathlib import Path
+
+    pytest.importorskip("pydicom")
+    path = Path(__file__).parent / "dicom" / "synthetic.py"
+    spec = importlib.util.spec_from_file_location("_synthetic_dicom", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

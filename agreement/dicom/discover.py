@@ -1,0 +1,122 @@
+"""Find the studies and series in a tree of DICOM files (headers only, never pixel data)."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agreement.dicom._require import pydicom
+from agreement.errors import InputError
+
+# The tags discovery reads; pixel data is never loaded here.
+_TAGS = [
+    "SOPClassUID", "Modality", "PatientID", "StudyInstanceUID", "StudyDate", "SeriesInstanceUID",
+    "SeriesDescription", "FrameOfReferenceUID", "ImageType", "CorrectedImage",
+]  # fmt: skip
+MODALITIES = ("PT", "CT", "RTSTRUCT", "SEG")
+
+
+@dataclass
+class Series:
+    """One series: its UID, modality and files (in the order found; geometry sorts them)."""
+
+    uid: str
+    modality: str
+    description: str = ""
+    frame_of_reference: str = ""
+    image_type: tuple[str, ...] = ()
+    corrected: tuple[str, ...] = ()
+    files: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class Study:
+    """One study of one patient, with its series by modality."""
+
+    uid: str
+    patient_id: str
+    study_date: str
+    folder: Path
+    series: dict[str, Series] = field(default_factory=dict)
+
+    def of(self, modality: str) -> list[Series]:
+        """The series of ``modality`` (``PT``, ``CT``, ``RTSTRUCT``, ``SEG``), by UID."""
+        return sorted((s for s in self.series.values() if s.modality == modality),
+                      key=lambda s: s.uid)  # fmt: skip
+
+
+def _text(value: object) -> str:
+    return str(value).strip() if value is not None else ""
+
+
+def _values(value: object) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        return tuple(v.strip().upper() for v in value.split("\\"))
+    return tuple(str(v).strip().upper() for v in value)
+
+
+def find_studies(root: str | os.PathLike[str]) -> tuple[list[Study], list[str]]:
+    """Group the DICOM files under ``root`` by study and series.
+
+    Parameters
+    ----------
+    root : path
+        A folder searched recursively (or one file). Files that are not DICOM, and DICOM
+        objects of other modalities, are counted in the notes, never silently dropped.
+
+    Returns
+    -------
+    studies : list of Study
+        Sorted by patient, study date and UID.
+    notes : list of str
+        One line per kind of file that was not used.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> find_studies(tempfile.mkdtemp())
+    ([], [])
+    """
+    dicom = pydicom()
+    root = Path(root)
+    if not root.exists():
+        raise InputError(f"{root}: folder not found")
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    studies: dict[str, Study] = {}
+    not_dicom: list[Path] = []
+    other: Counter[str] = Counter()
+    for path in files:
+        try:
+            ds = dicom.dcmread(path, stop_before_pixels=True, specific_tags=_TAGS)
+        except (dicom.errors.InvalidDicomError, OSError, EOFError, ValueError):
+            not_dicom.append(path)
+            continue
+        modality = _text(ds.get("Modality")).upper()
+        if modality not in MODALITIES or "StudyInstanceUID" not in ds:
+            other[modality or "no Modality"] += 1
+            continue
+        study_uid = _text(ds.StudyInstanceUID)
+        study = studies.get(study_uid)
+        if study is None:
+            study = studies[study_uid] = Study(study_uid, _text(ds.get("PatientID")),
+                                               _text(ds.get("StudyDate")), path.parent)  # fmt: skip
+        series_uid = _text(ds.get("SeriesInstanceUID"))
+        series = study.series.get(series_uid)
+        if series is None:
+            series = study.series[series_uid] = Series(
+                series_uid, modality, _text(ds.get("SeriesDescription")),
+                _text(ds.get("FrameOfReferenceUID")), _values(ds.get("ImageType")),
+                _values(ds.get("CorrectedImage")),
+            )  # fmt: skip
+        series.files.append(path)
+        study.folder = Path(os.path.commonpath([study.folder, path.parent]))
+    notes = []
+    if not_dicom:
+        notes.append(f"{len(not_dicom)} file(s) that are not DICOM, e.g. {not_dicom[0]}")
+    notes += [f"{n} DICOM file(s) of modality {m} (not used)" for m, n in sorted(other.items())]
+    ordered = sorted(studies.values(), key=lambda s: (s.patient_id, s.study_date, s.uid))
+    return ordered, notes

@@ -1,0 +1,62 @@
+"""DICOM SEG (read with highdicom) onto an image grid, nearest neighbour."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from agreement.dicom._require import highdicom
+from agreement.dicom.rtstruct import match_rois
+from agreement.errors import InputError
+
+
+def resample_onto(
+    array: np.ndarray, affine_lps: np.ndarray, shape: tuple[int, ...], target_lps: np.ndarray,
+    *, order: int, fill: float,
+) -> np.ndarray:  # fmt: skip
+    """Sample ``array`` (voxel → LPS ``affine_lps``) on the grid ``shape``/``target_lps``.
+
+    Examples
+    --------
+    >>> a = np.arange(8.0).reshape(2, 2, 2)
+    >>> resample_onto(a, np.eye(4), (2, 2, 2), np.eye(4), order=1, fill=0)[1, 1, 1]
+    7.0
+    """
+    to_source = np.linalg.inv(affine_lps) @ target_lps
+    return ndimage.affine_transform(array, to_source[:3, :3], offset=to_source[:3, 3],
+                                    output_shape=shape, order=order, mode="constant",
+                                    cval=fill, prefilter=False)  # fmt: skip
+
+
+def seg_mask(
+    path: Path, shape: tuple[int, int, int], affine_lps: np.ndarray, pattern: str
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """Mask (uint8, ``shape``) of the segments of a DICOM SEG whose labels match ``pattern``.
+
+    Returns the mask, the matched segment labels and all segment labels.
+    """
+    hd = highdicom()
+    try:
+        seg = hd.seg.segread(path)
+        labels = {int(s.SegmentNumber): str(s.SegmentLabel) for s in seg.SegmentSequence}
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read DICOM SEG ({type(exc).__name__}: {exc})") from None
+    chosen = match_rois(labels, pattern)
+    mask = np.zeros(shape, np.uint8)
+    if chosen:
+        try:
+            volume = seg.get_volume(segment_numbers=sorted(chosen), combine_segments=False)
+        except Exception as exc:
+            raise InputError(f"{path}: DICOM SEG is not a regular volume ({exc})") from None
+        array = np.asarray(volume.array)
+        if array.ndim == 4:
+            array = array.any(axis=-1)
+        # highdicom's volume is [slice, row, column]; put it in our [column, row, slice] order
+        swap = np.zeros((4, 4))
+        swap[0, 2] = swap[1, 1] = swap[2, 0] = swap[3, 3] = 1
+        on_grid = resample_onto(np.transpose(array > 0, (2, 1, 0)).astype(np.uint8),
+                                volume.affine @ swap, shape, affine_lps, order=0, fill=0)  # fmt: skip
+        mask[on_grid > 0] = 1
+    return mask, sorted(chosen.values()), sorted(labels.values())
