@@ -76,6 +76,7 @@ def agree() -> None:
       agree measure PRED --reference REF --pet PET -o tables
       agree stats tables/measurements.csv -o agreement.csv
       agree figures tables/measurements.csv -o figs
+      agree convert dicom/ -o Dataset001_PSMA   # DICOM PET/CT in (extra dicom)
     """
 
 
@@ -90,6 +91,7 @@ def _register() -> None:
         ("figures.cli", "figures"),
         ("agreement.cli_report", "report"),
         ("agreement.cli_report", "demo"),
+        ("agreement.cli_convert", "convert"),
     ]:
         agree.add_command(getattr(importlib.import_module(module), name))
 

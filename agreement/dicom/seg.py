@@ -16,18 +16,32 @@ def resample_onto(
     array: np.ndarray, affine_lps: np.ndarray, shape: tuple[int, ...], target_lps: np.ndarray,
     *, order: int, fill: float,
 ) -> np.ndarray:  # fmt: skip
-    """Sample ``array`` (voxel → LPS ``affine_lps``) on the grid ``shape``/``target_lps``.
+    """Sample ``array`` (voxel → LPS ``affine_lps``) at the voxel centres of ``shape``/``target_lps``.
+
+    Voxels are boxes, as in ITK: a point within half a voxel of the array's edge takes the edge
+    value; farther out it gets ``fill``. ``order`` 1 is linear, 0 nearest neighbour.
 
     Examples
     --------
     >>> a = np.arange(8.0).reshape(2, 2, 2)
-    >>> resample_onto(a, np.eye(4), (2, 2, 2), np.eye(4), order=1, fill=0)[1, 1, 1]
-    7.0
+    >>> resample_onto(a, np.eye(4), (2, 2, 3), np.eye(4), order=1, fill=-1)[1, 1].tolist()
+    [6.0, 7.0, -1.0]
     """
     to_source = np.linalg.inv(affine_lps) @ target_lps
-    return ndimage.affine_transform(array, to_source[:3, :3], offset=to_source[:3, 3],
-                                    output_shape=shape, order=order, mode="constant",
-                                    cval=fill, prefilter=False)  # fmt: skip
+    out = np.empty(shape, np.float32 if order else array.dtype, order="F")
+    ii, jj = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
+    plane = np.stack([ii.ravel(), jj.ravel(), np.zeros(ii.size)]).astype(float)
+    upper = np.asarray(array.shape, float)[:, None] - 1
+    for k in range(shape[2]):
+        plane[2] = k
+        coords = to_source[:3, :3] @ plane + to_source[:3, 3:4]
+        inside = np.all((coords >= -0.5) & (coords <= upper + 0.5), axis=0)
+        np.clip(coords, 0, upper, out=coords)
+        values = ndimage.map_coordinates(array, coords, order=order, mode="nearest",
+                                         prefilter=False)  # fmt: skip
+        values[~inside] = fill
+        out[:, :, k] = values.reshape(shape[:2])
+    return out
 
 
 def seg_mask(
