@@ -12,6 +12,7 @@ import json
 import os
 import re
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from agreement.dicom.discover import Series, Study, find_studies
-from agreement.dicom.geometry import Volume, read_series, stack
+from agreement.dicom.geometry import Volume, stack
 from agreement.dicom.seg import resample_onto, seg_mask
 from agreement.dicom.suv import suv_factor
 from agreement.errors import InputError
@@ -101,28 +102,34 @@ def _save(array: np.ndarray, affine: np.ndarray, path: Path) -> None:
     nib.save(image, path)
 
 
-def _label(study: Study, pet: Volume, roi: str) -> tuple[np.ndarray | None, dict[str, Any]]:
+def _read_whole(path: Path) -> Any:
     from agreement.dicom._require import pydicom
+
+    try:
+        return pydicom().dcmread(path)
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read DICOM ({type(exc).__name__}: {exc})") from None
+
+
+def _label(study: Study, pet: Volume, roi: str) -> tuple[np.ndarray | None, dict[str, Any]]:
     from agreement.dicom.rtstruct import rasterise
 
-    sources = [(s, f) for s in study.of("RTSTRUCT") + study.of("SEG") for f in s.files]
+    sources = [(s, f, ds) for s in study.of("RTSTRUCT") + study.of("SEG")
+               for f, ds in zip(s.files, s.headers, strict=True)]  # fmt: skip
     if not sources:
         return None, {"label_source": "", "rois": "", "label_note": "no RTSTRUCT or SEG: no label"}
-    mask = np.zeros(pet.array.shape, np.uint8)
+    mask = np.zeros(pet.array.shape, np.uint8, order="F")
     matched, available = [], []
-    for series, path in sources:
+    for series, path, ds in sources:
         if series.modality == "RTSTRUCT":
-            try:
-                ds = pydicom().dcmread(path)
-            except Exception as exc:
-                raise InputError(f"{path}: cannot read RTSTRUCT ({type(exc).__name__})") from None
+            ds = _read_whole(path)  # contours in one read, not one file access per contour
             part, names, everything = rasterise(ds, path, pet.array.shape, pet.affine_lps, roi)
         else:
             part, names, everything = seg_mask(path, pet.array.shape, pet.affine_lps, roi)
         mask |= part
         matched += names
         available += everything
-    kinds = "+".join(sorted({s.modality for s, _ in sources}))
+    kinds = "+".join(sorted({s.modality for s, _, _ in sources}))
     note = ""
     if not matched:
         have = ", ".join(sorted(set(available))) or "none"
@@ -133,10 +140,19 @@ def _label(study: Study, pet: Volume, roi: str) -> tuple[np.ndarray | None, dict
 def convert_study(study: Study, case_id: str, folder: Path, *, roi: str = "lesion*") -> dict[str, Any]:
     """Convert one study into ``folder/imagesTr`` and ``folder/labelsTr``; return its row."""
     pet_series = _pick_pet(study)
-    pet = stack(read_series(pet_series.files))
+    pet = stack(list(zip(pet_series.files, pet_series.headers, strict=True)))
     suv = suv_factor(pet.headers, pet.files[0])
     np.multiply(pet.array, np.float32(suv.factor), out=pet.array)
     written: list[Path] = []
+    # NIfTI files are compressed on a second thread (zlib releases the GIL) while the CT is
+    # read and resampled; the study is complete only when every write has finished.
+    writer = ThreadPoolExecutor(max_workers=1)
+    pending = []
+
+    def save(array: np.ndarray, name: str) -> None:
+        written.append(name)
+        pending.append(writer.submit(_save, array, pet.affine, name))
+
     try:
         images, labels = folder / "imagesTr", folder / "labelsTr"
         images.mkdir(exist_ok=True)
@@ -144,29 +160,34 @@ def convert_study(study: Study, case_id: str, folder: Path, *, roi: str = "lesio
         row: dict[str, Any] = {"case_id": case_id, "patient_id": study.patient_id,
                                "study_uid": study.uid, "pet_series_uid": pet_series.uid,
                                "pet_files": len(pet.files), "pet_shape": "x".join(map(str, pet.array.shape))}  # fmt: skip
+        save(pet.array, images / f"{case_id}_0001.nii.gz")
         ct_series = _pick_ct(study, pet_series)
         if ct_series is not None:
-            ct = stack(read_series(ct_series.files))
+            ct = stack(list(zip(ct_series.files, ct_series.headers, strict=True)), rescale=False)
+            slope, intercept = ct.rescale
             on_pet = resample_onto(ct.array, ct.affine_lps, pet.array.shape, pet.affine_lps,
-                                   order=1, fill=CT_OUTSIDE)  # fmt: skip
+                                   order=1, fill=(CT_OUTSIDE - intercept) / slope)  # fmt: skip
             del ct
-            written.append(images / f"{case_id}_0000.nii.gz")
-            _save(np.asfortranarray(on_pet, np.float32), pet.affine, written[-1])
+            if (slope, intercept) != (1.0, 0.0):
+                on_pet *= np.float32(slope)
+                on_pet += np.float32(intercept)
+            save(on_pet, images / f"{case_id}_0000.nii.gz")
             row.update(ct_series_uid=ct_series.uid, ct_files=len(ct_series.files))
         else:
             row.update(ct_series_uid="", ct_files=0)
         mask, label_info = _label(study, pet, roi)
-        written.append(images / f"{case_id}_0001.nii.gz")
-        _save(pet.array, pet.affine, written[-1])
         if mask is not None:
-            written.append(labels / f"{case_id}.nii.gz")
-            _save(np.asfortranarray(mask), pet.affine, written[-1])
+            save(np.asfortranarray(mask), labels / f"{case_id}.nii.gz")
         row.update(label_info, label_voxels=int(mask.sum()) if mask is not None else 0)
         if ct_series is None:
             row["label_note"] = "; ".join(filter(None, [row["label_note"], "no CT series: no _0000 image"]))
         row["pet_first_file"] = str(pet.files[0])
+        for future in pending:
+            future.result()  # raises what a write raised
+        writer.shutdown()
         return {**row, **suv.to_dict()}
     except BaseException:
+        writer.shutdown(wait=True)
         for path in written:
             path.unlink(missing_ok=True)
         raise

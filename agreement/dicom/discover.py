@@ -1,4 +1,4 @@
-"""Find the studies and series in a tree of DICOM files (headers only, never pixel data)."""
+"""Find the studies and series in a tree of DICOM files (headers; pixel data stays on disk)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,21 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agreement.dicom._require import pydicom
 from agreement.errors import InputError
 
-# The tags discovery reads; pixel data is never loaded here.
-_TAGS = [
-    "SOPClassUID", "Modality", "PatientID", "StudyInstanceUID", "StudyDate", "SeriesInstanceUID",
-    "SeriesDescription", "FrameOfReferenceUID", "ImageType", "CorrectedImage",
-]  # fmt: skip
+# Values larger than this stay in the file until used (pixel data, contour points): each
+# file is parsed once, and its pixels are read once, when the series is stacked.
+DEFER = 4096
 MODALITIES = ("PT", "CT", "RTSTRUCT", "SEG")
 
 
 @dataclass
 class Series:
-    """One series: its UID, modality and files (in the order found; geometry sorts them)."""
+    """One series: its UID, modality, files and headers (in the order found; geometry sorts
+    them). Large values (pixel data) are read from the file when first used."""
 
     uid: str
     modality: str
@@ -29,6 +29,7 @@ class Series:
     image_type: tuple[str, ...] = ()
     corrected: tuple[str, ...] = ()
     files: list[Path] = field(default_factory=list)
+    headers: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -91,7 +92,7 @@ def find_studies(root: str | os.PathLike[str]) -> tuple[list[Study], list[str]]:
     other: Counter[str] = Counter()
     for path in files:
         try:
-            ds = dicom.dcmread(path, stop_before_pixels=True, specific_tags=_TAGS)
+            ds = dicom.dcmread(path, defer_size=DEFER)
         except (dicom.errors.InvalidDicomError, OSError, EOFError, ValueError):
             not_dicom.append(path)
             continue
@@ -113,7 +114,9 @@ def find_studies(root: str | os.PathLike[str]) -> tuple[list[Study], list[str]]:
                 _values(ds.get("CorrectedImage")),
             )  # fmt: skip
         series.files.append(path)
-        study.folder = Path(os.path.commonpath([study.folder, path.parent]))
+        series.headers.append(ds)
+        if study.folder not in path.parents:
+            study.folder = Path(os.path.commonpath([study.folder, path.parent]))
     notes = []
     if not_dicom:
         notes.append(f"{len(not_dicom)} file(s) that are not DICOM, e.g. {not_dicom[0]}")

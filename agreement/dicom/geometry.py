@@ -23,12 +23,14 @@ LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 @dataclass(frozen=True)
 class Volume:
-    """A stacked series: ``array[column, row, slice]``, its LPS affine and the sorted headers."""
+    """A stacked series: ``array[column, row, slice]``, its LPS affine and the sorted headers;
+    ``rescale`` is the (slope, intercept) still to apply to ``array``."""
 
     array: np.ndarray
     affine_lps: np.ndarray
     headers: tuple[Any, ...]
     files: tuple[Path, ...]
+    rescale: tuple[float, float] = (1.0, 0.0)
 
     @property
     def affine(self) -> np.ndarray:
@@ -36,25 +38,69 @@ class Volume:
         return LPS_TO_RAS @ self.affine_lps
 
 
+def floats(ds: Any, keyword: str) -> list[float] | None:
+    """A DS/IS value as floats, parsed from the raw bytes when pydicom has not converted it yet
+    (its per-value checks cost more than reading the pixels of a small slice)."""
+    elem = ds.get_item(keyword) if keyword in ds else None
+    if elem is None:
+        return None
+    value = elem.value
+    if isinstance(value, bytes | bytearray):
+        text = value.decode("ascii", "replace").strip(" \x00")
+        return [float(v) for v in text.split("\\")] if text else None
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) or not hasattr(value, "__iter__"):
+        return [float(value)]
+    return [float(v) for v in value]
+
+
 def _vector(ds: Any, keyword: str, n: int, path: Path) -> np.ndarray:
-    value = ds.get(keyword)
+    try:
+        value = floats(ds, keyword)
+    except ValueError:
+        value = None
     if value is None or len(value) != n:
         tag = {"ImagePositionPatient": "(0020,0032)", "ImageOrientationPatient": "(0020,0037)",
                "PixelSpacing": "(0028,0030)"}[keyword]  # fmt: skip
         raise InputError(f"{path}: missing or malformed {keyword} {tag}")
-    return np.asarray([float(v) for v in value])
+    return np.asarray(value)
 
 
 def read_series(files: Sequence[Path]) -> list[tuple[Path, Any]]:
-    """Read every file of a series completely (headers and pixel data)."""
+    """Read the headers of a series (pixel data is read when :func:`stack` needs it)."""
+    from agreement.dicom.discover import DEFER
+
     dicom = pydicom()
     out = []
     for path in files:
         try:
-            out.append((path, dicom.dcmread(path)))
+            out.append((path, dicom.dcmread(path, defer_size=DEFER)))
         except Exception as exc:  # a truncated or unreadable file
             raise InputError(f"{path}: cannot read DICOM ({type(exc).__name__}: {exc})") from None
     return out
+
+
+def pixels(ds: Any, path: Path) -> np.ndarray:
+    """The stored values of one single-frame slice (``[row, column]``, before rescaling).
+
+    Uncompressed little-endian pixel data are viewed straight from the bytes; anything else
+    (compressed, big-endian, signed values narrower than their storage) goes through pydicom.
+    """
+    try:
+        syntax = ds.file_meta.TransferSyntaxUID
+        bits, stored = int(ds.BitsAllocated), int(ds.BitsStored)
+        signed = int(ds.PixelRepresentation) == 1
+        simple = (syntax.is_little_endian and not syntax.is_compressed and bits in (8, 16, 32)
+                  and int(ds.get("SamplesPerPixel", 1)) == 1
+                  and int(ds.get("NumberOfFrames", 1) or 1) == 1
+                  and (stored == bits or not signed))  # fmt: skip
+        if simple:
+            data = np.frombuffer(ds.PixelData, f"<{'i' if signed else 'u'}{bits // 8}")
+            return data[: int(ds.Rows) * int(ds.Columns)].reshape(int(ds.Rows), int(ds.Columns))
+        return ds.pixel_array
+    except Exception as exc:  # compressed without a decoder, truncated pixel data
+        raise InputError(f"{path}: cannot decode PixelData (7FE0,0010) ({exc})") from None
 
 
 def slice_geometry(items: Sequence[tuple[Path, Any]]) -> tuple[list[tuple[Path, Any]], np.ndarray]:
@@ -94,8 +140,20 @@ def slice_geometry(items: Sequence[tuple[Path, Any]]) -> tuple[list[tuple[Path, 
     return [items[i] for i in order], affine
 
 
-def stack(items: Sequence[tuple[Path, Any]], *, dtype: type = np.float32) -> Volume:
+def _rescale(ds: Any, path: Path) -> tuple[float, float]:
+    try:
+        slope, intercept = floats(ds, "RescaleSlope"), floats(ds, "RescaleIntercept")
+    except ValueError:
+        raise InputError(f"{path}: RescaleSlope/Intercept (0028,1053/1052) not numbers") from None
+    return (slope[0] if slope else 1.0), (intercept[0] if intercept else 0.0)
+
+
+def stack(items: Sequence[tuple[Path, Any]], *, rescale: bool = True) -> Volume:
     """Stack a series with each slice's RescaleSlope/Intercept applied (they may differ, GE).
+
+    With ``rescale=False`` and one slope and intercept for the whole series (CT), the stored
+    integers are kept and ``Volume.rescale`` holds the (slope, intercept) to apply later, on a
+    smaller array; otherwise the array is float32 and ``rescale`` is (1, 0).
 
     Examples
     --------
@@ -106,20 +164,21 @@ def stack(items: Sequence[tuple[Path, Any]], *, dtype: type = np.float32) -> Vol
     ordered, affine = slice_geometry(items)
     path0, ds0 = ordered[0]
     rows, cols = int(ds0.Rows), int(ds0.Columns)
-    array = np.empty((cols, rows, len(ordered)), dtype)
+    scales = [_rescale(ds, path) for path, ds in ordered]
+    keep = not rescale and len(set(scales)) == 1
+    first = pixels(ds0, path0)
+    # [column, row, slice] in Fortran order: each slice is one contiguous block
+    array = np.empty((cols, rows, len(ordered)), first.dtype if keep else np.float32, order="F")
     for k, (path, ds) in enumerate(ordered):
         if (int(ds.Rows), int(ds.Columns)) != (rows, cols):
             raise InputError(f"{path}: {ds.Rows}x{ds.Columns} pixels, the series has {rows}x{cols}")
-        try:
-            pixels = ds.pixel_array
-        except Exception as exc:  # compressed without a decoder, truncated pixel data
-            raise InputError(f"{path}: cannot decode PixelData (7FE0,0010) ({exc})") from None
-        slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
-        intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
         plane = array[:, :, k]
-        plane[...] = pixels.T
-        if slope != 1.0:
+        plane[...] = (first if k == 0 else pixels(ds, path)).T
+        slope, intercept = scales[k]
+        if not keep and slope != 1.0:
             plane *= slope
-        if intercept != 0.0:
+        if not keep and intercept != 0.0:
             plane += intercept
-    return Volume(array, affine, tuple(ds for _, ds in ordered), tuple(p for p, _ in ordered))
+    headers = tuple(ds for _, ds in ordered)
+    return Volume(array, affine, headers, tuple(p for p, _ in ordered),
+                  scales[0] if keep else (1.0, 0.0))  # fmt: skip

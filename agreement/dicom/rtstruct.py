@@ -9,7 +9,6 @@ half a slice, so contours drawn on thinner CT slices land on the PET slice that 
 from __future__ import annotations
 
 import fnmatch
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -36,27 +35,37 @@ def match_rois(names: dict[int, str], pattern: str) -> dict[int, str]:
     return {n: name for n, name in names.items() if fnmatch.fnmatchcase(name.lower(), pattern)}
 
 
-def fill_plane(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Boolean mask ``[i, j]`` of the voxel centres inside the polygon ``points`` (N×2, index units).
+def fill_plane(points: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    """Voxel centres inside the polygon ``points`` (N×2, index units) on a ``shape`` plane.
+
+    Returns the boolean mask of the polygon's bounding box and the box's first index.
 
     Examples
     --------
     >>> square = np.array([[0.5, 0.5], [2.5, 0.5], [2.5, 2.5], [0.5, 2.5]])
-    >>> fill_plane(square, (4, 4)).astype(int)
-    array([[0, 0, 0, 0],
-           [0, 1, 1, 0],
-           [0, 1, 1, 0],
-           [0, 0, 0, 0]])
+    >>> box, corner = fill_plane(square, (4, 4))
+    >>> box.astype(int), corner
+    (array([[1, 1],
+           [1, 1]]), (1, 1))
     """
-    mask = np.zeros(shape, bool)
-    lo = np.maximum(np.floor(points.min(axis=0)).astype(int), 0)
-    hi = np.minimum(np.ceil(points.max(axis=0)).astype(int) + 1, shape)
+    lo = np.maximum(np.ceil(points.min(axis=0)).astype(int), 0)
+    hi = np.minimum(np.floor(points.max(axis=0)).astype(int) + 1, shape)
     if np.any(hi <= lo):
-        return mask
+        return np.zeros((0, 0), bool), (0, 0)
     ii, jj = np.meshgrid(np.arange(lo[0], hi[0]), np.arange(lo[1], hi[1]), indexing="ij")
     inside = Polygon(points).contains_points(np.column_stack([ii.ravel(), jj.ravel()]))
-    mask[lo[0]:hi[0], lo[1]:hi[1]] = inside.reshape(ii.shape)
-    return mask
+    return inside.reshape(ii.shape), (int(lo[0]), int(lo[1]))
+
+
+def _points(contour: Any) -> np.ndarray:
+    """ContourData (3006,0050) as floats, parsed by numpy (pydicom's per-value DS checks are
+    slow on contours of thousands of points)."""
+    raw = contour.get_item("ContourData") if "ContourData" in contour else None
+    value = getattr(raw, "value", None)
+    if isinstance(value, bytes | bytearray):
+        text = value.decode("ascii", "replace").strip(" \x00")
+        return np.array(text.split("\\"), float) if text else np.zeros(0)
+    return np.asarray(contour.get("ContourData", []), float)
 
 
 def rasterise(
@@ -68,17 +77,20 @@ def rasterise(
     """
     names = roi_names(ds)
     chosen = match_rois(names, pattern)
-    mask = np.zeros(shape, np.uint8)
+    mask = np.zeros(shape, np.uint8, order="F")
     to_index = np.linalg.inv(affine_lps)
     for roi in ds.get("ROIContourSequence", []):
         number = int(roi.get("ReferencedROINumber", -1))
         if number not in chosen:
             continue
-        planes: dict[float, np.ndarray] = defaultdict(lambda: np.zeros(shape[:2], bool))
+        planes: dict[float, np.ndarray] = {}  # even-odd fill of each contour plane
         for contour in roi.get("ContourSequence", []):
             if str(contour.get("ContourGeometricType", "CLOSED_PLANAR")).upper() != "CLOSED_PLANAR":
                 continue  # points and open lines enclose no volume
-            data = np.asarray(contour.get("ContourData", []), float)
+            try:
+                data = _points(contour)
+            except ValueError:
+                data = np.zeros(1)  # reported just below
             if data.size < 9 or data.size % 3:
                 raise InputError(f"{path}: ROI {chosen[number]!r}: ContourData (3006,0050) "
                                  f"has {data.size} values, need 3 per point and 3 points")  # fmt: skip
@@ -88,12 +100,17 @@ def rasterise(
                 raise InputError(f"{path}: ROI {chosen[number]!r}: a contour is not parallel to "
                                  "the PET slices")  # fmt: skip
             k = round(float(np.mean(ijk[:, 2])), 3)
-            planes[k] ^= fill_plane(ijk[:, :2], shape[:2])
-        if not planes:
-            continue
-        ks = np.array(sorted(planes))
-        for z in range(shape[2]):
-            nearest = ks[np.argmin(np.abs(ks - z))]
-            if abs(nearest - z) <= 0.5:
-                mask[:, :, z] |= planes[float(nearest)]
+            if not -0.5 <= k <= shape[2] - 0.5:
+                continue  # outside the PET field of view
+            box, (i0, j0) = fill_plane(ijk[:, :2], shape[:2])
+            plane = planes.setdefault(k, np.zeros(shape[:2], bool))
+            plane[i0:i0 + box.shape[0], j0:j0 + box.shape[1]] ^= box
+        # each slice takes the plane nearest its centre (within half a slice)
+        nearest: dict[int, float] = {}
+        for k in planes:
+            for z in {int(np.floor(k + 0.5)), int(np.ceil(k - 0.5))}:
+                if 0 <= z < shape[2] and (z not in nearest or abs(k - z) < abs(nearest[z] - z)):
+                    nearest[z] = k
+        for z, k in nearest.items():
+            mask[:, :, z] |= planes[k]
     return mask, sorted(chosen.values()), sorted(names.values())

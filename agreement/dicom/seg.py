@@ -14,12 +14,13 @@ from agreement.errors import InputError
 
 def resample_onto(
     array: np.ndarray, affine_lps: np.ndarray, shape: tuple[int, ...], target_lps: np.ndarray,
-    *, order: int, fill: float,
+    *, order: int, fill: float, dtype: type = np.float32,
 ) -> np.ndarray:  # fmt: skip
     """Sample ``array`` (voxel → LPS ``affine_lps``) at the voxel centres of ``shape``/``target_lps``.
 
     Voxels are boxes, as in ITK: a point within half a voxel of the array's edge takes the edge
-    value; farther out it gets ``fill``. ``order`` 1 is linear, 0 nearest neighbour.
+    value; farther out it gets ``fill``. ``order`` 1 is linear, 0 nearest neighbour. Returns a
+    Fortran-ordered array (what NIfTI stores).
 
     Examples
     --------
@@ -27,20 +28,23 @@ def resample_onto(
     >>> resample_onto(a, np.eye(4), (2, 2, 3), np.eye(4), order=1, fill=-1)[1, 1].tolist()
     [6.0, 7.0, -1.0]
     """
-    to_source = np.linalg.inv(affine_lps) @ target_lps
-    out = np.empty(shape, np.float32 if order else array.dtype, order="F")
+    matrix = np.linalg.inv(affine_lps) @ target_lps
+    # scipy walks the output in C order: work on the reversed axes (slice, row, column), so
+    # that consecutive outputs read neighbouring inputs of a Fortran-ordered array
+    flip = np.eye(4)[[2, 1, 0, 3]]
+    reversed_matrix = flip @ matrix @ flip
+    out = ndimage.affine_transform(array.T, reversed_matrix[:3, :3], offset=reversed_matrix[:3, 3],
+                                   output_shape=tuple(shape[::-1]), order=order, mode="nearest",
+                                   output=dtype, prefilter=False).T  # fmt: skip
+    # outside: farther than half a voxel from the array, computed one output slice at a time
     ii, jj = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
-    plane = np.stack([ii.ravel(), jj.ravel(), np.zeros(ii.size)]).astype(float)
-    upper = np.asarray(array.shape, float)[:, None] - 1
+    plane = matrix[:3, :2] @ np.stack([ii.ravel(), jj.ravel()]).astype(float) + matrix[:3, 3:4]
+    upper = np.asarray(array.shape, float)[:, None] - 0.5
     for k in range(shape[2]):
-        plane[2] = k
-        coords = to_source[:3, :3] @ plane + to_source[:3, 3:4]
-        inside = np.all((coords >= -0.5) & (coords <= upper + 0.5), axis=0)
-        np.clip(coords, 0, upper, out=coords)
-        values = ndimage.map_coordinates(array, coords, order=order, mode="nearest",
-                                         prefilter=False)  # fmt: skip
-        values[~inside] = fill
-        out[:, :, k] = values.reshape(shape[:2])
+        coords = plane + matrix[:3, 2:3] * k
+        outside = np.any((coords < -0.5) | (coords > upper), axis=0)
+        if outside.any():
+            out[:, :, k][outside.reshape(shape[:2])] = fill
     return out
 
 
@@ -58,7 +62,7 @@ def seg_mask(
     except Exception as exc:
         raise InputError(f"{path}: cannot read DICOM SEG ({type(exc).__name__}: {exc})") from None
     chosen = match_rois(labels, pattern)
-    mask = np.zeros(shape, np.uint8)
+    mask = np.zeros(shape, np.uint8, order="F")
     if chosen:
         try:
             volume = seg.get_volume(segment_numbers=sorted(chosen), combine_segments=False)
@@ -71,6 +75,7 @@ def seg_mask(
         swap = np.zeros((4, 4))
         swap[0, 2] = swap[1, 1] = swap[2, 0] = swap[3, 3] = 1
         on_grid = resample_onto(np.transpose(array > 0, (2, 1, 0)).astype(np.uint8),
-                                volume.affine @ swap, shape, affine_lps, order=0, fill=0)  # fmt: skip
+                                volume.affine @ swap, shape, affine_lps, order=0, fill=0,
+                                dtype=np.uint8)  # fmt: skip
         mask[on_grid > 0] = 1
     return mask, sorted(chosen.values()), sorted(labels.values())

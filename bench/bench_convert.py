@@ -1,0 +1,162 @@
+"""Is ``agree convert`` bound by reading the DICOM files?
+
+    python bench/bench_convert.py [--repeat 3] [--quick]
+
+Writes one synthetic whole-body study (PET 200 slices of 200×200 with per-slice rescale slopes,
+CT 400 slices of 512×512, an RTSTRUCT of 20 spherical lesion ROIs contoured on every PET
+slice they cross) into a temporary folder, then times, interleaved, ``convert_dicom`` on it
+against the baseline measured in the same run: a bare pydicom read of the same files
+(``dcmread`` + ``pixel_array`` for every file, nothing else). Prints the medians, the ratio
+(target ≤ 1.5) and where the conversion's time goes. ``--quick``: a study a quarter the size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from agreement.dicom import convert_dicom
+
+
+def _base(modality, sop_class, study, series, frame):
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = sop_class
+    ds.Modality, ds.PatientID, ds.StudyDate = modality, "BENCH-001", "20240315"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
+    return ds
+
+
+def write_series(folder, modality, n, size, spacing, thickness, origin_z, study, frame, rng):
+    folder.mkdir(parents=True)
+    series = generate_uid()
+    sop = "1.2.840.10008.5.1.4.1.1.128" if modality == "PT" else "1.2.840.10008.5.1.4.1.1.2"
+    half = (size - 1) * spacing / 2
+    yy, xx = np.mgrid[:size, :size]
+    body = ((xx - size / 2) / (size * 0.4)) ** 2 + ((yy - size / 2) / (size * 0.3)) ** 2 < 1
+    for k in range(n):
+        ds = _base(modality, sop, study, series, frame)
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.InstanceNumber = k + 1
+        ds.ImagePositionPatient = [-half, -half, origin_z + k * thickness]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.PixelSpacing, ds.SliceThickness = [spacing, spacing], thickness
+        ds.Rows = ds.Columns = size
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated = ds.BitsStored = 16
+        ds.HighBit, ds.PixelRepresentation = 15, 1
+        if modality == "PT":
+            pixels = np.where(body, rng.integers(800, 1500, (size, size)), 0)
+            ds.RescaleSlope, ds.RescaleIntercept = f"{rng.uniform(1, 5):.6f}", "0"
+            ds.Units, ds.DecayCorrection, ds.CorrectedImage = "BQML", "START", ["ATTN", "DECY"]
+            ds.PatientWeight, ds.SeriesDate, ds.SeriesTime = "80", "20240315", "100000"
+            ds.AcquisitionDate, ds.AcquisitionTime = "20240315", f"{100000 + k // 30 * 200:06d}"
+            item = Dataset()
+            item.RadionuclideTotalDose, item.RadionuclideHalfLife = "250000000", "6586.2"
+            item.RadiopharmaceuticalStartTime = "090000"
+            ds.RadiopharmaceuticalInformationSequence = Sequence([item])
+        else:
+            pixels = np.where(body, rng.integers(900, 1200, (size, size)), 24)
+            ds.RescaleSlope, ds.RescaleIntercept = "1", "-1024"
+        ds.PixelData = pixels.astype("<i2").tobytes()
+        ds.save_as(folder / f"{rng.integers(1 << 62):x}.dcm", enforce_file_format=True)
+
+
+def write_rtstruct(path, n_rois, pet_z, study, frame, rng):
+    ds = _base("RTSTRUCT", "1.2.840.10008.5.1.4.1.1.481.3", study, generate_uid(), frame)
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.StructureSetROISequence, ds.ROIContourSequence = Sequence(), Sequence()
+    angles = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+    for number in range(1, n_rois + 1):
+        centre = rng.uniform([-150, -100, pet_z[20]], [150, 100, pet_z[-20]])
+        radius = rng.uniform(5, 30)
+        roi = Dataset()
+        roi.ROINumber, roi.ROIName = number, f"lesion_{number}"
+        ds.StructureSetROISequence.append(roi)
+        item = Dataset()
+        item.ReferencedROINumber, item.ContourSequence = number, Sequence()
+        for z in pet_z[np.abs(pet_z - centre[2]) < radius]:
+            r = np.sqrt(radius**2 - (z - centre[2]) ** 2)
+            points = np.column_stack([centre[0] + r * np.cos(angles), centre[1] + r * np.sin(angles),
+                                      np.full(angles.size, z)])  # fmt: skip
+            contour = Dataset()
+            contour.ContourGeometricType = "CLOSED_PLANAR"
+            contour.ContourData = [f"{v:.3f}" for v in points.ravel()]
+            item.ContourSequence.append(contour)
+        ds.ROIContourSequence.append(item)
+    ds.save_as(path, enforce_file_format=True)
+
+
+def write_study(root, quick):
+    rng = np.random.default_rng(0)
+    study, frame = generate_uid(), generate_uid()
+    pet_n, pet_size, ct_n, ct_size = (50, 200, 100, 512) if quick else (200, 200, 400, 512)
+    write_series(root / "pet", "PT", pet_n, pet_size, 4.0, 3.0, -600.0, study, frame, rng)
+    write_series(root / "ct", "CT", ct_n, ct_size, 1.5625, 1.5, -600.0, study, frame, rng)
+    write_rtstruct(root / "rtstruct.dcm", 20, -600.0 + 3.0 * np.arange(pet_n), study, frame, rng)
+
+
+def bare_read(root):
+    for path in sorted(root.rglob("*.dcm")):
+        ds = pydicom.dcmread(path)
+        if "PixelData" in ds:
+            ds.pixel_array  # noqa: B018
+
+
+def profile(root, out):
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    convert_dicom(root, out, overwrite=True, progress=False)
+    prof.disable()
+    stats = pstats.Stats(prof).sort_stats("cumulative")
+    stats.print_stats("agreement/dicom|nibabel.*save|dcmread|map_coordinates|pixel_array", 14)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="print where convert's time goes")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root, out = Path(tmp) / "dicom", Path(tmp) / "Dataset001"
+        start = time.perf_counter()
+        write_study(root, args.quick)
+        files = list(root.rglob("*.dcm"))
+        size = sum(p.stat().st_size for p in files) / 1e6
+        print(f"study: {len(files)} files, {size:.0f} MB, written in "
+              f"{time.perf_counter() - start:.1f} s")  # fmt: skip
+        bare_read(root)  # warm the page cache for both
+        base, ours = [], []
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            bare_read(root)
+            base.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            convert_dicom(root, out, overwrite=True, progress=False)
+            ours.append(time.perf_counter() - t)
+            shutil.rmtree(out)
+        b, o = statistics.median(base), statistics.median(ours)
+        print(f"bare pydicom read (baseline): {b:.2f} s  {[round(x, 2) for x in base]}")
+        print(f"convert_dicom:                {o:.2f} s  {[round(x, 2) for x in ours]}")
+        print(f"ratio convert / bare read:    {o / b:.2f} (target <= 1.5)")
+        if args.profile:
+            profile(root, out)
+
+
+if __name__ == "__main__":
+    main()
