@@ -48,6 +48,7 @@ def test_reliability_catalogue_is_current():
         "benchmarks",
         "cli",
         "reliability",
+        "dicom",
     ],
 )
 def test_readme_links_resolve(name):
