@@ -137,7 +137,7 @@ def _label(study: Study, pet: Volume, roi: str) -> tuple[np.ndarray | None, dict
     return mask, {"label_source": kinds, "rois": "; ".join(matched), "label_note": note}
 
 
-def convert_study(study: Study, case_id: str, folder: Path, *, roi: str = "lesion*") -> dict[str, Any]:
+def _convert_study(study: Study, case_id: str, folder: Path, *, roi: str = "lesion*") -> dict[str, Any]:
     """Convert one study into ``folder/imagesTr`` and ``folder/labelsTr``; return its row."""
     pet_series = _pick_pet(study)
     pet = stack(list(zip(pet_series.files, pet_series.headers, strict=True)))
@@ -252,7 +252,7 @@ def convert_dicom(
         try:
             for study, case_id in zip(studies, ids, strict=True):
                 try:
-                    rows.append(convert_study(study, case_id, tmp, roi=roi))
+                    rows.append(_convert_study(study, case_id, tmp, roi=roi))
                 except InputError as exc:
                     if strict:
                         raise

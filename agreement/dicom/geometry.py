@@ -40,7 +40,16 @@ class Volume:
 
 def floats(ds: Any, keyword: str) -> list[float] | None:
     """A DS/IS value as floats, parsed from the raw bytes when pydicom has not converted it yet
-    (its per-value checks cost more than reading the pixels of a small slice)."""
+    (its per-value checks cost more than reading the pixels of a small slice).
+
+    Examples
+    --------
+    >>> from pydicom import Dataset
+    >>> ds = Dataset()
+    >>> ds.ImagePositionPatient = [-10, 20.5, "3"]
+    >>> floats(ds, "ImagePositionPatient"), floats(ds, "SliceThickness")
+    ([-10.0, 20.5, 3.0], None)
+    """
     elem = ds.get_item(keyword) if keyword in ds else None
     if elem is None:
         return None
@@ -68,7 +77,18 @@ def _vector(ds: Any, keyword: str, n: int, path: Path) -> np.ndarray:
 
 
 def read_series(files: Sequence[Path]) -> list[tuple[Path, Any]]:
-    """Read the headers of a series (pixel data is read when :func:`stack` needs it)."""
+    """Read the headers of a series (pixel data is read when :func:`stack` needs it).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> bad = pathlib.Path(tempfile.mkdtemp()) / "x.dcm"
+    >>> _ = bad.write_text("not DICOM")
+    >>> read_series([bad])
+    Traceback (most recent call last):
+    ...
+    agreement.errors.InputError: .../x.dcm: cannot read DICOM (InvalidDicomError: ...)
+    """
     from agreement.dicom.discover import DEFER
 
     dicom = pydicom()
@@ -157,9 +177,26 @@ def stack(items: Sequence[tuple[Path, Any]], *, rescale: bool = True) -> Volume:
 
     Examples
     --------
-    >>> from agreement.dicom.geometry import LPS_TO_RAS
-    >>> LPS_TO_RAS[:3, :3].diagonal().tolist()
-    [-1.0, -1.0, 1.0]
+    Two 2×3 slices given top first; they are stacked foot to head, each with its own slope:
+
+    >>> from pathlib import Path
+    >>> from pydicom import Dataset
+    >>> from pydicom.dataset import FileMetaDataset
+    >>> from pydicom.uid import ExplicitVRLittleEndian
+    >>> def slice_at(z, slope):
+    ...     ds = Dataset()
+    ...     ds.file_meta = FileMetaDataset()
+    ...     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ...     ds.ImagePositionPatient, ds.ImageOrientationPatient = [0, 0, z], [1, 0, 0, 0, 1, 0]
+    ...     ds.PixelSpacing, ds.Rows, ds.Columns = [2, 3], 2, 3
+    ...     ds.BitsAllocated, ds.BitsStored, ds.PixelRepresentation = 16, 16, 0
+    ...     ds.RescaleSlope, ds.PixelData = slope, np.arange(6, dtype="<u2").tobytes()
+    ...     return Path(f"z{z}.dcm"), ds
+    >>> vol = stack([slice_at(5, 2), slice_at(0, 1)])
+    >>> vol.array.shape, vol.array[2, 1].tolist()
+    ((3, 2, 2), [5.0, 10.0])
+    >>> vol.affine_lps.diagonal().tolist()
+    [3.0, 2.0, 5.0, 1.0]
     """
     ordered, affine = slice_geometry(items)
     path0, ds0 = ordered[0]

@@ -19,7 +19,18 @@ from agreement.errors import InputError
 
 
 def roi_names(ds: Any) -> dict[int, str]:
-    """ROINumber → ROIName of a StructureSetROISequence (3006,0020)."""
+    """ROINumber → ROIName of a StructureSetROISequence (3006,0020).
+
+    Examples
+    --------
+    >>> from pydicom import Dataset
+    >>> roi = Dataset()
+    >>> roi.ROINumber, roi.ROIName = 3, "Lesion 1"
+    >>> ds = Dataset()
+    >>> ds.StructureSetROISequence = [roi]
+    >>> roi_names(ds)
+    {3: 'Lesion 1'}
+    """
     return {int(r.ROINumber): str(r.get("ROIName", "")) for r in ds.get("StructureSetROISequence", [])}
 
 
@@ -74,6 +85,21 @@ def rasterise(
     """Mask (uint8, ``shape``) of the ROIs of an RTSTRUCT whose names match ``pattern``.
 
     Returns the mask, the matched ROI names and all ROI names of the structure set.
+
+    Examples
+    --------
+    A square contour around voxels 1..2 × 1..2 of slice 0 on a 1 mm grid:
+
+    >>> from pydicom import Dataset
+    >>> roi, contour, item, ds = Dataset(), Dataset(), Dataset(), Dataset()
+    >>> roi.ROINumber, roi.ROIName = 1, "lesion"
+    >>> contour.ContourGeometricType = "CLOSED_PLANAR"
+    >>> contour.ContourData = [0.5, 0.5, 0, 2.5, 0.5, 0, 2.5, 2.5, 0, 0.5, 2.5, 0]
+    >>> item.ReferencedROINumber, item.ContourSequence = 1, [contour]
+    >>> ds.StructureSetROISequence, ds.ROIContourSequence = [roi], [item]
+    >>> mask, matched, _ = rasterise(ds, Path("rs.dcm"), (4, 4, 1), np.eye(4), "lesion*")
+    >>> int(mask.sum()), matched
+    (4, ['lesion'])
     """
     names = roi_names(ds)
     chosen = match_rois(names, pattern)

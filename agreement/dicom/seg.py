@@ -54,6 +54,16 @@ def seg_mask(
     """Mask (uint8, ``shape``) of the segments of a DICOM SEG whose labels match ``pattern``.
 
     Returns the mask, the matched segment labels and all segment labels.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> bad = pathlib.Path(tempfile.mkdtemp()) / "seg.dcm"
+    >>> _ = bad.write_text("not DICOM")
+    >>> seg_mask(bad, (2, 2, 2), np.eye(4), "lesion*")
+    Traceback (most recent call last):
+    ...
+    agreement.errors.InputError: .../seg.dcm: cannot read DICOM SEG (...)
     """
     hd = highdicom()
     try:

@@ -131,6 +131,14 @@ def _private(ds: Any, element: int) -> Any:
     return value
 
 
+def _number(value: Any) -> float:
+    """A private DS value as a float; 0 when absent or unreadable."""
+    try:
+        return float(value) if value not in (None, "") else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def _scan_start(reader: _Reader, headers: Sequence[Any]) -> tuple[dt.datetime, str]:
     """The earlier of SeriesDate/Time and the earliest AcquisitionDate/Time of the series."""
     series = _datetime(str(reader.get("SeriesDate")), str(reader.get("SeriesTime")))
@@ -237,15 +245,15 @@ def suv_factor(headers: Sequence[Any], path: str | Path = "<series>") -> SUVFact
     elif units == "BQML":
         factor, derived = _bqml_factor(reader, headers, decay)
     elif units == "CNTS":
-        suv_scale = _private(reader.ds, 0x00)
-        activity_scale = _private(reader.ds, 0x09)
-        if suv_scale not in (None, "") and float(suv_scale) > 0:
+        suv_scale = _number(_private(reader.ds, 0x00))
+        activity_scale = _number(_private(reader.ds, 0x09))
+        if suv_scale > 0:
             reader.used["PhilipsSUVScaleFactor"] = str(suv_scale)
-            factor = float(suv_scale)
-        elif activity_scale not in (None, "") and float(activity_scale) > 0:
+            factor = suv_scale
+        elif activity_scale > 0:
             reader.used["PhilipsActivityConcentrationScaleFactor"] = str(activity_scale)
             bqml, derived = _bqml_factor(reader, headers, decay)
-            factor = float(activity_scale) * bqml
+            factor = activity_scale * bqml
         else:
             raise reader.fail("PhilipsSUVScaleFactor",
                               "missing or not positive, needed with Units CNTS")  # fmt: skip
