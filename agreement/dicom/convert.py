@@ -262,7 +262,8 @@ def convert_dicom(
         finally:
             bar.close()
         if not rows:
-            raise InputError(failed[0]["reason"])
+            more = f" (and {len(failed) - 1} more failed studies)" if len(failed) > 1 else ""
+            raise InputError(failed[0]["reason"] + more)
         conversion = pd.DataFrame(rows)
         failed_table = pd.DataFrame(failed, columns=FAILED_COLUMNS)
         _write_tables(tmp, output.name, conversion, failed_table)
