@@ -15,11 +15,20 @@ Examples:
 """
 )
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Dataset folder to write (refused if it exists, unless --overwrite).")
-@click.option("--roi", default="lesion*", show_default=True,
-              help="RTSTRUCT ROI names / SEG segment labels of the lesion mask (shell pattern, "
-                   "case-insensitive).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Dataset folder to write (refused if it exists, unless --overwrite).",
+)
+@click.option(
+    "--roi",
+    default="lesion*",
+    show_default=True,
+    help="RTSTRUCT ROI names / SEG segment labels of the lesion mask (shell pattern, "
+    "case-insensitive).",
+)
 @click.option("--strict", is_flag=True, help="Stop at the first failing study (exit 2).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")

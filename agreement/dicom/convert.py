@@ -43,7 +43,9 @@ class ConversionResult:
         """One line: cases converted, studies failed with their reasons."""
         line = f"converted {len(self.conversion)} case(s)"
         if len(self.failed):
-            reasons = "; ".join(f"{r.case_id}: {r.reason}" for r in self.failed.head(3).itertuples())
+            reasons = "; ".join(
+                f"{r.case_id}: {r.reason}" for r in self.failed.head(3).itertuples()
+            )
             more = f" (+{len(self.failed) - 3} more)" if len(self.failed) > 3 else ""
             line += f"; {len(self.failed)} failed: {reasons}{more}"
         return line
@@ -137,7 +139,9 @@ def _label(study: Study, pet: Volume, roi: str) -> tuple[np.ndarray | None, dict
     return mask, {"label_source": kinds, "rois": "; ".join(matched), "label_note": note}
 
 
-def _convert_study(study: Study, case_id: str, folder: Path, *, roi: str = "lesion*") -> dict[str, Any]:
+def _convert_study(
+    study: Study, case_id: str, folder: Path, *, roi: str = "lesion*"
+) -> dict[str, Any]:
     """Convert one study into ``folder/imagesTr`` and ``folder/labelsTr``; return its row."""
     pet_series = _pick_pet(study)
     pet = stack(list(zip(pet_series.files, pet_series.headers, strict=True)))
@@ -180,7 +184,9 @@ def _convert_study(study: Study, case_id: str, folder: Path, *, roi: str = "lesi
             save(np.asfortranarray(mask), labels / f"{case_id}.nii.gz")
         row.update(label_info, label_voxels=int(mask.sum()) if mask is not None else 0)
         if ct_series is None:
-            row["label_note"] = "; ".join(filter(None, [row["label_note"], "no CT series: no _0000 image"]))
+            row["label_note"] = "; ".join(
+                filter(None, [row["label_note"], "no CT series: no _0000 image"])
+            )
         row["pet_first_file"] = str(pet.files[0])
         for future in pending:
             future.result()  # raises what a write raised

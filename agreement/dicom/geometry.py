@@ -134,7 +134,9 @@ def slice_geometry(items: Sequence[tuple[Path, Any]]) -> tuple[list[tuple[Path, 
     positions = []
     for path, ds in items:
         if not np.allclose(_vector(ds, "ImageOrientationPatient", 6, path), orientation, atol=1e-4):
-            raise InputError(f"{path}: ImageOrientationPatient (0020,0037) differs within the series")
+            raise InputError(
+                f"{path}: ImageOrientationPatient (0020,0037) differs within the series"
+            )
         positions.append(_vector(ds, "ImagePositionPatient", 3, path))
     distance = np.array([p @ normal for p in positions])
     order = np.argsort(distance, kind="stable")

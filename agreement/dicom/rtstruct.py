@@ -31,7 +31,9 @@ def roi_names(ds: Any) -> dict[int, str]:
     >>> roi_names(ds)
     {3: 'Lesion 1'}
     """
-    return {int(r.ROINumber): str(r.get("ROIName", "")) for r in ds.get("StructureSetROISequence", [])}
+    return {
+        int(r.ROINumber): str(r.get("ROIName", "")) for r in ds.get("StructureSetROISequence", [])
+    }
 
 
 def match_rois(names: dict[int, str], pattern: str) -> dict[int, str]:
@@ -130,7 +132,7 @@ def rasterise(
                 continue  # outside the PET field of view
             box, (i0, j0) = fill_plane(ijk[:, :2], shape[:2])
             plane = planes.setdefault(k, np.zeros(shape[:2], bool))
-            plane[i0:i0 + box.shape[0], j0:j0 + box.shape[1]] ^= box
+            plane[i0 : i0 + box.shape[0], j0 : j0 + box.shape[1]] ^= box
         # each slice takes the plane nearest its centre (within half a slice)
         nearest: dict[int, float] = {}
         for k in planes:

@@ -163,7 +163,9 @@ def _injection(reader: _Reader, item: Any, scan: dt.datetime) -> tuple[dt.dateti
         try:
             return _dt_value(str(stamp)), "RadiopharmaceuticalStartDateTime"
         except ValueError:
-            raise reader.fail("RadiopharmaceuticalStartDateTime", f"unreadable ({stamp!r})") from None
+            raise reader.fail(
+                "RadiopharmaceuticalStartDateTime", f"unreadable ({stamp!r})"
+            ) from None
     time = reader.get("RadiopharmaceuticalStartTime", source=item)
     injection = _datetime(str(reader.get("SeriesDate")), str(time))
     if injection > scan:
@@ -231,7 +233,9 @@ def suv_factor(headers: Sequence[Any], path: str | Path = "<series>") -> SUVFact
         raise InputError(f"{path}: no PET slices")
     reader = _Reader(headers[0], Path(path))
     corrected = reader.get("CorrectedImage")
-    corrections = {str(v).strip().upper() for v in (corrected if _multi(corrected) else [corrected])}
+    corrections = {
+        str(v).strip().upper() for v in (corrected if _multi(corrected) else [corrected])
+    }
     if "ATTN" not in corrections or not corrections & {"DECY", "DECAY"}:
         found = "/".join(sorted(corrections))
         raise reader.fail("CorrectedImage", f"is {found}, needs ATTN and DECY")

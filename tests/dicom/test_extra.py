@@ -15,7 +15,7 @@ assert not any(m.split('.')[0] in {{'pydicom', 'highdicom'}} for m in sys.module
 sys.modules['pydicom'] = None  # as if the extra were not installed
 from agreement.errors import InputError
 try:
-    agreement.dicom.convert_dicom({str(tmp_path)!r}, {str(tmp_path / 'out')!r})
+    agreement.dicom.convert_dicom({str(tmp_path)!r}, {str(tmp_path / "out")!r})
 except InputError as exc:
     print(exc)
 """

@@ -37,8 +37,10 @@ def test_rtstruct_mask_matches_hand_drawn(tmp_path, grid):
     # a hole: an inner square (2.5, 2.5)-(3.5, 3.5) of the same ROI on slice 4 removes (3, 3)
     hole = [lps(2.5, 2.5, 4), lps(3.5, 2.5, 4), lps(3.5, 3.5, 4), lps(2.5, 3.5, 4)]
     # a contour drawn 1 mm above slice 1 (a thinner CT slice) lands on slice 1
-    shifted = [np.add(p, [0, 0, 1.0]) for p in
-               [lps(5.5, 5.5, 1), lps(6.5, 5.5, 1), lps(6.5, 6.5, 1), lps(5.5, 6.5, 1)]]
+    shifted = [
+        np.add(p, [0, 0, 1.0])
+        for p in [lps(5.5, 5.5, 1), lps(6.5, 5.5, 1), lps(6.5, 6.5, 1), lps(5.5, 6.5, 1)]
+    ]
     path = s.rtstruct(tmp_path / "rs.dcm", study=study, frame=frame,
                       rois={"Lesion 1": [square], "LESION_2": [triangle, hole],
                             "lesion-small": [shifted], "Liver": [square, triangle]})  # fmt: skip
