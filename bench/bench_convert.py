@@ -134,10 +134,10 @@ def stages(root, tmp):
     study = timed("find studies (parse every header)", find_studies, root)[0][0]
     pet_series, ct_series = study.of("PT")[0], study.of("CT")[0]
     pet = timed("stack PET (read pixels, per-slice slope)", stack,
-                list(zip(pet_series.files, pet_series.headers, strict=True)))  # fmt: skip
+                pet_series.items())  # fmt: skip
     timed("SUV factor", suv_factor, pet.headers, pet.files[0])
     ct = timed("stack CT (read pixels)", stack,
-               list(zip(ct_series.files, ct_series.headers, strict=True)), rescale=False)  # fmt: skip
+               ct_series.items(), rescale=False)  # fmt: skip
     on_pet = timed("resample CT onto the PET grid", resample_onto, ct.array, ct.affine_lps,
                    pet.array.shape, pet.affine_lps, order=1, fill=-1024)  # fmt: skip
     mask, _ = timed("RTSTRUCT mask (20 ROIs)", _label, study, pet, "lesion*")

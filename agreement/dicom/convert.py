@@ -116,13 +116,12 @@ def _read_whole(path: Path) -> Any:
 def _label(study: Study, pet: Volume, roi: str) -> tuple[np.ndarray | None, dict[str, Any]]:
     from agreement.dicom.rtstruct import rasterise
 
-    sources = [(s, f, ds) for s in study.of("RTSTRUCT") + study.of("SEG")
-               for f, ds in zip(s.files, s.headers, strict=True)]  # fmt: skip
+    sources = [(s, f) for s in study.of("RTSTRUCT") + study.of("SEG") for f in s.files]
     if not sources:
         return None, {"label_source": "", "rois": "", "label_note": "no RTSTRUCT or SEG: no label"}
     mask = np.zeros(pet.array.shape, np.uint8, order="F")
     matched, available = [], []
-    for series, path, ds in sources:
+    for series, path in sources:
         if series.modality == "RTSTRUCT":
             ds = _read_whole(path)  # contours in one read, not one file access per contour
             part, names, everything = rasterise(ds, path, pet.array.shape, pet.affine_lps, roi)
@@ -131,7 +130,7 @@ def _label(study: Study, pet: Volume, roi: str) -> tuple[np.ndarray | None, dict
         mask |= part
         matched += names
         available += everything
-    kinds = "+".join(sorted({s.modality for s, _, _ in sources}))
+    kinds = "+".join(sorted({s.modality for s, _ in sources}))
     note = ""
     if not matched:
         have = ", ".join(sorted(set(available))) or "none"
@@ -144,7 +143,7 @@ def _convert_study(
 ) -> dict[str, Any]:
     """Convert one study into ``folder/imagesTr`` and ``folder/labelsTr``; return its row."""
     pet_series = _pick_pet(study)
-    pet = stack(list(zip(pet_series.files, pet_series.headers, strict=True)))
+    pet = stack(pet_series.items())
     suv = suv_factor(pet.headers, pet.files[0])
     np.multiply(pet.array, np.float32(suv.factor), out=pet.array)
     written: list[Path] = []
@@ -167,7 +166,7 @@ def _convert_study(
         save(pet.array, images / f"{case_id}_0001.nii.gz")
         ct_series = _pick_ct(study, pet_series)
         if ct_series is not None:
-            ct = stack(list(zip(ct_series.files, ct_series.headers, strict=True)), rescale=False)
+            ct = stack(ct_series.items(), rescale=False)
             slope, intercept = ct.rescale
             on_pet = resample_onto(ct.array, ct.affine_lps, pet.array.shape, pet.affine_lps,
                                    order=1, fill=(CT_OUTSIDE - intercept) / slope)  # fmt: skip
@@ -259,7 +258,9 @@ def convert_dicom(
             for study, case_id in zip(studies, ids, strict=True):
                 try:
                     rows.append(_convert_study(study, case_id, tmp, roi=roi))
+                    study.release()
                 except InputError as exc:
+                    study.release()
                     if strict:
                         raise
                     failed.append({"case_id": case_id, "study_uid": study.uid,

@@ -14,6 +14,9 @@ from agreement.errors import InputError
 # Values larger than this stay in the file until used (pixel data, contour points): each
 # file is parsed once, and its pixels are read once, when the series is stacked.
 DEFER = 4096
+# Trees of up to this many files keep every parsed header (12-50 kB each) until their study is
+# converted, so each file is parsed once; larger trees are parsed again study by study.
+KEEP_HEADERS = 5000
 MODALITIES = ("PT", "CT", "RTSTRUCT", "SEG")
 
 
@@ -31,6 +34,14 @@ class Series:
     files: list[Path] = field(default_factory=list)
     headers: list[Any] = field(default_factory=list)
 
+    def items(self) -> list[tuple[Path, Any]]:
+        """(file, header) pairs: the headers kept by discovery, else read again now."""
+        if len(self.headers) == len(self.files):
+            return list(zip(self.files, self.headers, strict=True))
+        from agreement.dicom.geometry import read_series
+
+        return read_series(self.files)
+
 
 @dataclass
 class Study:
@@ -41,6 +52,11 @@ class Study:
     study_date: str
     folder: Path
     series: dict[str, Series] = field(default_factory=dict)
+
+    def release(self) -> None:
+        """Drop the headers kept by discovery (once the study is converted)."""
+        for series in self.series.values():
+            series.headers.clear()
 
     def of(self, modality: str) -> list[Series]:
         """The series of ``modality`` (``PT``, ``CT``, ``RTSTRUCT``, ``SEG``), by UID."""
@@ -87,6 +103,7 @@ def find_studies(root: str | os.PathLike[str]) -> tuple[list[Study], list[str]]:
     if not root.exists():
         raise InputError(f"{root}: folder not found")
     files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    keep = len(files) <= KEEP_HEADERS
     studies: dict[str, Study] = {}
     not_dicom: list[Path] = []
     other: Counter[str] = Counter()
@@ -114,7 +131,8 @@ def find_studies(root: str | os.PathLike[str]) -> tuple[list[Study], list[str]]:
                 _values(ds.get("CorrectedImage")),
             )  # fmt: skip
         series.files.append(path)
-        series.headers.append(ds)
+        if keep:
+            series.headers.append(ds)
         if study.folder not in path.parents:
             study.folder = Path(os.path.commonpath([study.folder, path.parent]))
     notes = []

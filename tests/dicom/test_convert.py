@@ -143,3 +143,20 @@ def test_every_study_failed_exits_2_naming_file_and_tag(tmp_path, synthetic_dico
     assert line.startswith(f"Error: {sorted(info['pet'], key=str)[0].parent}")
     assert "Units (0054,1001) 'PROPCNTS' is not supported" in line
     assert not out.exists()
+
+
+def test_large_trees_parse_again_study_by_study(tmp_path, synthetic_dicom, monkeypatch):
+    # above KEEP_HEADERS files, discovery keeps no headers and each study re-reads its own:
+    # the dataset written is the same
+    from agreement.dicom import convert_dicom, discover
+
+    src = tmp_path / "dicom"
+    write_study(src, synthetic_dicom)
+    convert_dicom(src, tmp_path / "kept", progress=False)
+    monkeypatch.setattr(discover, "KEEP_HEADERS", 0)
+    convert_dicom(src, tmp_path / "reread", progress=False)
+    for name in ("imagesTr/P001_0000.nii.gz", "imagesTr/P001_0001.nii.gz", "labelsTr/P001.nii.gz"):
+        a = nib.load(tmp_path / "kept" / name)
+        b = nib.load(tmp_path / "reread" / name)
+        np.testing.assert_array_equal(a.get_fdata(), b.get_fdata())
+        np.testing.assert_array_equal(a.affine, b.affine)
