@@ -609,7 +609,7 @@ def train(
                     warned = True  # after a few steps (or the first epoch): say how long
                     per_step = (time.perf_counter() - step_tic) / max(step, 1)
                     left = per_step * len(loader) * (config.epochs - epoch)
-                    _warn_if_long(left, per_step, dev, quiet=not progress)
+                    _warn_if_long(left, per_step * len(loader), dev, quiet=not progress)
             lr = opt.param_groups[0]["lr"]
             sched.step()
             val = {"dice": math.nan, "fpv": math.nan, "fnv": math.nan}
@@ -674,12 +674,12 @@ def _scaler(device: torch.device, dtype: torch.dtype | None) -> torch.amp.GradSc
 
 
 def _warn_if_long(
-    seconds: float, per_step: float, device: torch.device, *, quiet: bool = False
+    seconds: float, per_epoch: float, device: torch.device, *, quiet: bool = False
 ) -> None:
-    """Say how long the run will take (unless ``quiet``); always warn when it is more than
-    :data:`LONG_RUN_HOURS`."""
+    """Say how long the run's training steps will take (unless ``quiet``); always warn when
+    that is more than :data:`LONG_RUN_HOURS` (validation comes on top)."""
     hours = seconds / 3600
-    msg = f"estimated training time: {hours:.1f} h on {device.type} ({per_step:.2f} s per step)"
+    msg = f"estimated training time: {hours:.1f} h on {device.type} ({per_epoch:.1f} s per epoch)"
     if hours > LONG_RUN_HOURS:
         tip = "; for a tiny run in minutes use --preset cpu-quick" if device.type == "cpu" else ""
         _say(f"warning: {msg}, more than {LONG_RUN_HOURS:g} h{tip}")

@@ -246,6 +246,7 @@ def test_long_cpu_run_warns_and_names_the_preset(capsys):
     training._warn_if_long(4 * 3600.0, 2.5, torch.device("cpu"))
     err = capsys.readouterr().err
     assert "warning" in err and "4.0 h" in err and "--preset cpu-quick" in err
+    assert "2.5 s per epoch" in err
     training._warn_if_long(600.0, 0.1, torch.device("cpu"))
     err = capsys.readouterr().err
     assert "warning" not in err and "0.2 h" in err
