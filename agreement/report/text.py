@@ -166,10 +166,22 @@ def definitions(p: Mapping[str, Any]) -> list[tuple[str, str]]:
         ),
         (
             "Not estimable",
-            "A statistic needs at least 3 paired cases and some spread; otherwise it is shown "
-            "as — with a note, never as a number.",
+            "A statistic needs some spread, and its interval at least 3 paired cases (2 cases "
+            "give the CCC, bias, SD, CP and TDI without intervals); what cannot be estimated is "
+            "shown as — with a note, never as a number.",
         ),
+        *([("Missing predictions", MISSING_TEXT[p["missing"]])] if p.get("missing") else []),
     ]
+
+
+#: What ``--missing`` did with a reference case that a method has no prediction for.
+MISSING_TEXT = {
+    "skip": "A reference case without a prediction for a method was not measured for that "
+    "method (left out of its statistics); every such pair is listed in missing.csv.",
+    "empty": "A reference case without a prediction for a method was scored as an empty "
+    "predicted mask, as the autoPET evaluation does; every such pair is listed in missing.csv.",
+    "fail": "Every reference case had a prediction for every method (--missing fail).",
+}
 
 
 def methods_markdown(
@@ -232,6 +244,7 @@ def methods_markdown(
         f"the difference in CCC ({int(p['n_boot'])} resamples, seed {p['seed']}) [10]. "
         "Differences are "
         "predicted minus reference."
+        + (" " + MISSING_TEXT[p["missing"]] if p.get("missing") == "empty" else "")
     )
     refs = "\n".join(f"{i}. {r}" for i, r in enumerate(REFERENCES, 1))
     return f"# Methods\n\n{para}\n\n## References\n\n{refs}\n"

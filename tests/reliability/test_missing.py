@@ -52,6 +52,7 @@ def test_report_names_a_pair_missing_in_one_method(tmp_path, rel):
     assert 'class="banner"' in html
     assert "1 (case, method) pair without a prediction, not measured" in html
     assert "<td>c2</td><td>b</td><td>missing</td>" in html
+    assert "was not measured for that method (left out of its statistics)" in html  # Methods
     cases = pd.read_csv(out / "cases.csv", dtype={"case_id": str})
     assert sorted(cases.query("method == 'b'")["case_id"]) == ["c1", "c3"]
     assert rel.snapshot(tmp_path / "in") == before
