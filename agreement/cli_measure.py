@@ -46,6 +46,9 @@ def measure_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--pet-channel", default=None, metavar="N",
                      help="The PET channel of nnU-Net images (1 or 0001) when dataset.json does "
                           "not name one PET or SUV."),
+        click.option("--roi", default="lesion*", show_default=True, metavar="PATTERN",
+                     help="RTSTRUCT masks (.dcm): ROI names that make the lesion mask "
+                          "(shell pattern, case-insensitive)."),
         click.option("--connectivity", type=click.Choice(["6", "18", "26"]), default="18",
                      show_default=True, help="Lesion connectivity (18 as in the papers)."),
         click.option("--criterion", type=click.Choice(["suvmax", "overlap", "iou"]),
@@ -107,6 +110,7 @@ def run_measure(
         pet,
         pet_channel=pet_channel,
         datalist=options.get("datalist"),
+        roi=options.get("roi") or "lesion*",
         connectivity=int(options.get("connectivity") or 18),
         criterion=options.get("criterion") or "suvmax",
         iou_threshold=float(options.get("iou_threshold") or 0.5),

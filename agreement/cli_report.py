@@ -34,7 +34,7 @@ def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
 STATS_KEYS = ("alpha", "margin", "delta", "tdi_p", "bootstrap", "seed")
 MEASURE_KEYS = (
     "connectivity", "criterion", "iou_threshold", "label", "reference_label", "pred_label",
-    "missing", "resample", "compat",
+    "missing", "resample", "compat", "roi",
 )  # fmt: skip
 
 

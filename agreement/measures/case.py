@@ -33,6 +33,7 @@ from agreement.measures.layout import CaseJob, case_stem
 from agreement.measures.lesions import LabelledMask, analyse
 from agreement.measures.overlap import intersections, overlap_of
 from agreement.measures.quantify import measures_of
+from agreement.measures.segfiles import load_mask
 from agreement.tables import CANONICAL_UNITS as UNITS
 from agreement.tables import METRICS
 
@@ -92,8 +93,10 @@ def _options(
     missing: str = "skip",
     reference_label: int | None = None,
     pred_label: int | None = None,
+    roi: str = "lesion*",
 ) -> dict[str, Any]:
     return {
+        "roi": roi,
         "connectivity": connectivity,
         "criterion": criterion,
         "iou_threshold": iou_threshold,
@@ -176,7 +179,7 @@ def measure_job(job: CaseJob, **options: Any) -> CaseResult:
         return _result(measurements, cases, lesion_parts, failed)
     try:
         pet_vol = load_volume(job.pet, dtype=np.float32)
-        ref_vol = _on_grid(load_volume(job.reference), pet_vol)
+        ref_vol = _on_grid(load_mask(job.reference, pet_vol, roi=opts["roi"]), pet_vol)
         check_same_grid(ref_vol, pet_vol, hint=PET_GRID_HINT)
         ref_mask = mask_array(ref_vol, label=opts["reference_label"])
         has_label = bool(ref_mask.any())
@@ -228,7 +231,7 @@ def _prediction(
     """The predicted mask on the reference grid; all zeros when there is no prediction."""
     if path is None:  # --missing empty
         return np.zeros(shape, np.bool_)
-    pred_vol = _on_grid(load_volume(path), ref_vol)
+    pred_vol = _on_grid(load_mask(path, ref_vol, roi=opts["roi"]), ref_vol)
     pred_mask = mask_array(pred_vol, label=opts["pred_label"])
     if opts["resample"] and not _same_grid(ref_vol, pred_vol):
         moving = type(pred_vol)(pred_mask.view(np.uint8), pred_vol.spacing, pred_vol.affine, path)

@@ -211,6 +211,7 @@ def measure_cohort(
     workers: int | None = None,
     scheduler: Any = None,
     pet_channel: str | int | None = None,
+    roi: str = "lesion*",
     shard: str | tuple[int, int] | None = None,
     progress: Any = True,
     strict: bool = False,
@@ -248,6 +249,9 @@ def measure_cohort(
     pet_channel : str or int, optional
         The PET channel of nnU-Net images (``1`` or ``"0001"``) when ``dataset.json`` does
         not name one PET or SUV.
+    roi : str
+        RTSTRUCT masks (``.dcm``): shell pattern of the ROI names that make the lesion mask,
+        case-insensitive (``lesion*``, as the papers' code).
     scheduler : str or distributed.Client, optional
         Run the cases on a Dask cluster instead (scheduler address such as
         ``tcp://host:8786``, or a client); needs the ``[dask]`` extra and the files visible to
@@ -311,6 +315,7 @@ def measure_cohort(
         "missing": missing,
         "resample": resample,
         "compat": compat,
+        "roi": roi,
         "strict": strict,
     }
     if workers is None:

@@ -209,3 +209,51 @@ def test_dicom_seg_prediction_on_the_pet_grid(tmp_path, nifti):
                tmp_path / "pet", "-o", tmp_path / "bad", "--no-progress")  # fmt: skip
     assert res.exit_code == 2
     assert "c1.dcm: a DICOM PT file, not a DICOM SEG" in res.output
+
+
+def test_rtstruct_reference_rasterised_on_the_pet_grid(tmp_path, synthetic_dicom):
+    import nibabel as nib
+
+    s = synthetic_dicom
+    study, frame = s.new_study(), s.generate_uid()
+    s.image_series(tmp_path / "dicom", "PT", np.ones((8, 8, 6), np.int16), study=study,
+                   frame=frame, header=s.pet_header())  # fmt: skip
+    # the PET grid from an independent converter (SimpleITK's series reader)
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(tmp_path / "dicom")))
+    (tmp_path / "pet").mkdir()
+    sitk.WriteImage(
+        sitk.Cast(reader.Execute(), sitk.sitkFloat32), str(tmp_path / "pet" / "c1.nii.gz")
+    )
+    pet = load_volume(tmp_path / "pet" / "c1.nii.gz")
+
+    # writer geometry: voxel (column i, row j, slice k) at LPS (-14 + 4i, -14 + 4j, -100 + 3k)
+    def lps(i, j, k):
+        return [-14 + 4 * i, -14 + 4 * j, -100 + 3 * k]
+
+    # the square (1.5, 1.5)-(4.5, 3.5) on slice 2 holds the centres i = 2..4, j = 2..3
+    square = [lps(1.5, 1.5, 2), lps(4.5, 1.5, 2), lps(4.5, 3.5, 2), lps(1.5, 3.5, 2)]
+    big = [lps(0.5, 0.5, 3), lps(6.5, 0.5, 3), lps(6.5, 6.5, 3), lps(0.5, 6.5, 3)]
+    s.rtstruct(tmp_path / "ref" / "c1.dcm", study=study, frame=frame,
+               rois={"Lesion 1": [square], "Liver": [big]})  # fmt: skip
+    expected = np.zeros((8, 8, 6), np.uint8)
+    expected[2:5, 2:4, 2] = 1
+    (tmp_path / "pred").mkdir()
+    nib.save(nib.Nifti1Image(expected, pet.affine), tmp_path / "pred" / "c1.nii.gz")
+    args = ("measure", tmp_path / "pred", "--reference", tmp_path / "ref", "--pet",
+            tmp_path / "pet", "--no-progress")  # fmt: skip
+    res = _run(*args, "-o", tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    cases = pd.read_csv(tmp_path / "out" / "cases.csv")
+    assert cases[["dsc", "tp", "fp", "fn"]].values.tolist() == [[1.0, 1, 0, 0]]
+    tmtv = pd.read_csv(tmp_path / "out" / "measurements.csv").set_index("metric").loc["tmtv"]
+    assert tmtv["reference"] == pytest.approx(6 * 4 * 4 * 3 / 1000)
+    res = _run(*args, "-o", tmp_path / "liver", "--roi", "LIVER")  # 36 voxels on slice 3
+    assert res.exit_code == 0, res.output
+    tmtv = pd.read_csv(tmp_path / "liver" / "measurements.csv").set_index("metric").loc["tmtv"]
+    assert tmtv["reference"] == pytest.approx(36 * 4 * 4 * 3 / 1000)
+    res = _run(*args, "-o", tmp_path / "none", "--roi", "gtv*")
+    assert res.exit_code == 2
+    assert "c1.dcm: no ROI name matches 'gtv*' (ROIs: 'Lesion 1', 'Liver'); pass --roi" in (
+        res.output
+    )
