@@ -129,3 +129,21 @@ def test_merge_shard_in_two_formats(tmp_path, rel):
     res = rel.agree("merge", shard, "-o", out)
     _check(rel, res, tmp_path, before, out,
            f"{shard}: holds both CSV and Parquet tables; pass --format to choose one")  # fmt: skip
+
+
+@pytest.mark.bad_input(
+    tool="agree measure",
+    given="an RTSTRUCT reference whose ROI names do not match `--roi`",
+    message="Error: REF/c1.dcm: no ROI name matches 'lesion*' (ROIs: 'Liver'); pass --roi PATTERN",
+)
+def test_rtstruct_without_a_matching_roi(tmp_path, rel, synthetic_dicom):
+    s = synthetic_dicom
+    paths = rel.cohort(tmp_path, cases=("c1",), methods=("",))
+    study, frame = s.new_study(), s.generate_uid()
+    (paths["ref"] / "c1.nii.gz").unlink()
+    contour = [[0, 0, 0], [4, 0, 0], [4, 4, 0]]
+    s.rtstruct(paths["ref"] / "c1.dcm", study=study, frame=frame, rois={"Liver": [contour]})
+    before, out = rel.snapshot(tmp_path), tmp_path / "out"
+    res = _measure(rel, paths, out)
+    _check(rel, res, tmp_path, before, out,
+           f"{paths['ref'] / 'c1.dcm'}: no ROI name matches 'lesion*' (ROIs: 'Liver')")  # fmt: skip
