@@ -109,13 +109,8 @@ def plan_datalist(path: str | Path, *, pet_channel: str | int | None = None) -> 
         raise InputError(f"{path}: no entries (lists of objects with image, label and pred)")
     names = sorted(methods)
     plan_jobs = [
-        CaseJob(
-            j.case_id,
-            j.reference,
-            j.pet,
-            j.predictions,
-            tuple(m for m in names if m not in j.predictions),
-        )  # fmt: skip
+        CaseJob(j.case_id, j.reference, j.pet, j.predictions,
+                tuple(m for m in names if m not in j.predictions))  # fmt: skip
         for j in (jobs[c] for c in sorted(jobs))
     ]
     with_pred = sum(1 for j in plan_jobs if j.predictions)

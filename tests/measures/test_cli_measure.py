@@ -39,10 +39,7 @@ def test_measure_writes_tables(tmp_path, nifti, brute):
     assert "layout: predictions: method subfolders, two levels" in res.output
     assert "measured 2 case(s) × 2 method(s)" in res.output
     assert sorted(p.name for p in out.iterdir()) == [
-        "cases.csv",
-        "lesions.csv",
-        "measurements.csv",
-        "missing.csv",
+        "cases.csv", "lesions.csv", "measurements.csv", "missing.csv"
     ]
     m = pd.read_csv(out / "measurements.csv")
     assert list(m.columns[:6]) == ["case_id", "method", "metric", "reference", "predicted", "unit"]
