@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -29,7 +30,7 @@ def _canonical(name: str, kind: str) -> str:
 _FLAGS = {"n_folds": "--folds", "num_workers": "--workers"}
 
 
-def _check_patch(config: object, flag: int | None) -> None:
+def _check_patch(config: Any, flag: int | None, config_file: Path | None) -> None:
     """Refuse a patch the network cannot take, before anything is written."""
     from segengine.networks import check_patch
 
@@ -37,6 +38,7 @@ def _check_patch(config: object, flag: int | None) -> None:
         check_patch(config.network, config.patch_size, **config.network_kwargs)
     except ValueError as exc:
         where = f"--patch-size {flag}" if flag is not None else "patch_size"
+        where = f"{config_file}: {where}" if flag is None and config_file else where
         raise InputError(f"{where}: {exc}") from None
 
 
@@ -154,7 +156,7 @@ def train(
             raise InputError(f"{_FLAGS.get(exc.field, '--' + exc.field.replace('_', '-'))} "
                              f"{given[exc.field]}: {exc.rule}") from None  # fmt: skip
         raise InputError(f"segengine train: {exc}") from None
-    _check_patch(config, given.get("patch_size"))
+    _check_patch(config, given.get("patch_size"), config_file)
     from segengine.training import train as run_training
 
     run_dir = run_training(

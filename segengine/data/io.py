@@ -245,13 +245,7 @@ def check_cases(items: Iterable[dict[str, str]]) -> None:
     ...
     agreement.errors.InputError: .../label.nii: label values {2}; lesion masks must hold 0 and 1 only
     """
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    items = list(items)
-    # Reading the labels is mostly gzip, which releases the GIL: a few threads overlap it.
-    with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
-        problems = [p for found in pool.map(_case_problems, items) for p in found]
+    problems = [p for item in items for p in _case_problems(item)]
     if len(problems) == 1:
         raise InputError(problems[0])
     if problems:

@@ -249,3 +249,25 @@ def test_phantoms_progress_off_a_terminal(tmp_path, rel):
     assert "\r" not in res.output
     lines = res.output.splitlines()
     assert "phantoms: case 1/2 PSMA_0000" in lines and "phantoms: case 2/2 PSMA_0001" in lines
+
+
+@pytest.mark.bad_input(
+    tool="segengine train",
+    given="`patch_size: [12, 12, 12]` for a SegResNet in the --config file",
+    message="Error: FILE: patch_size: network 'segresnet' needs patch edges that are multiples "
+    "of 8 (its total down-sampling) and at least 8, got 12",
+)
+def test_config_file_patch_named(tmp_path, rel, data):
+    config = tmp_path / "seg.yaml"
+    config.write_text("patch_size: [12, 12, 12]\nepochs: 1\nsteps_per_epoch: 1\n")
+    before = rel.snapshot(data, config)
+    out = tmp_path / "runs"
+    res = rel.segengine("train", data, "--network", "segresnet", "--loss", "dice", "--fold", 0,
+                        "--config", config, "-o", out, "--no-progress")  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert rel.one_line(res.output) == (
+        f"Error: {config}: patch_size: network 'segresnet' needs patch edges that are multiples "
+        "of 8 (its total down-sampling) and at least 8, got 12"
+    )
+    assert rel.no_output(out)
+    assert rel.snapshot(data, config) == before
