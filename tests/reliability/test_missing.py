@@ -178,3 +178,26 @@ def test_api_lists_missing_pairs(tmp_path, rel):
     assert len(res.cases) == 3
     with pytest.raises(ValueError, match="missing must be one of skip, empty, fail"):
         measure_cohort(paths["pred"], paths["ref"], paths["pet"], missing="zero")
+
+
+@pytest.mark.bad_input(
+    tool="agree merge",
+    given="two shards of a cohort with a pair missing in one of them",
+    message="the merged missing.csv lists the pair once (shards' tables concatenated)",
+    exit_code=0,
+)
+def test_merge_keeps_the_missing_pairs_of_every_shard(tmp_path, rel):
+    paths = rel.cohort(tmp_path / "in", cases=("c1", "c2", "c3", "c4"), methods=("a", "b"))
+    _drop(paths, "b", "c4")
+    shards = []
+    for k in (0, 1):
+        shards.append(tmp_path / f"shard_{k}")
+        res = rel.agree("measure", paths["pred"], "--reference", paths["ref"], "--pet",
+                        paths["pet"], "-o", shards[-1], "--shard", f"{k}/2", "--no-progress",
+                        "-j", 1)  # fmt: skip
+        assert res.exit_code == 0, res.output
+    out = tmp_path / "all"
+    res = rel.agree("merge", *shards, "-o", out)
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out / "missing.csv", dtype=str)
+    assert table[["case_id", "method", "status"]].values.tolist() == [["c4", "b", "missing"]]
