@@ -22,6 +22,9 @@ def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Resamples of the paired bootstrap comparing the best method with the others."),
         click.option("--width", type=click.Choice(["single", "double"]), default="double",
                      show_default=True, help="Figure width (journal column)."),
+        click.option("--figure-formats", default="png", show_default=True, callback=_formats,
+                     help="Files per figure under figures/: png (always; the page embeds it), "
+                          "svg, pdf, comma-separated, e.g. png,svg,pdf."),
         click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
                      show_default=True, help="Format of the measurements, cases and lesions tables."),
         click.option("--overwrite", is_flag=True, help="Replace an existing output folder."),
@@ -29,6 +32,16 @@ def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _formats(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    names = tuple(
+        dict.fromkeys(v.strip().lower().lstrip(".") for v in value.split(",") if v.strip())
+    )
+    bad = [n for n in names if n not in ("png", "svg", "pdf")]
+    if bad:
+        raise click.BadParameter(f"unknown format(s) {', '.join(bad)}; use png, svg, pdf")
+    return names or ("png",)
 
 
 STATS_KEYS = ("alpha", "margin", "delta", "tdi_p", "bootstrap", "seed")
@@ -78,7 +91,8 @@ def _input_files(
     pet_channel: str | None,
     missing: str | None = "skip",
     datalist: Path | None = None,
-) -> list[Path]:
+) -> tuple[list[Path], dict[str, dict[str, Any]]]:
+    """Every input file (for the checksums) and, per case, its volumes (for the thumbnails)."""
     from agreement.measures.cohort import parse_shard
     from agreement.measures.layout import plan_cohort
 
@@ -87,12 +101,18 @@ def _input_files(
     if parsed is not None:
         plan = plan.shard(*parsed)
     files: dict[Path, None] = {}
+    volumes = {}
     for job in plan.jobs:
         if not job.predictions and (missing != "empty" or job.pet is None):
             continue  # a reference case without any prediction, not read
         for path in (job.reference, job.pet, *job.predictions.values()):
             files[Path(path)] = None
-    return list(files)
+        volumes[str(job.case_id)] = {
+            "pet": job.pet,
+            "reference": job.reference,
+            "predictions": dict(job.predictions),
+        }
+    return list(files), volumes
 
 
 def run_report(
@@ -106,6 +126,7 @@ def run_report(
     failed: Path | None = None,
     n_boot: int = 2000,
     width: str = "double",
+    figure_formats: tuple[str, ...] = ("png",),
     fmt: str = "csv",
     overwrite: bool = False,
     **options: Any,
@@ -129,7 +150,7 @@ def run_report(
         progress = tqdm(total=5, desc="report", unit="step", leave=False)
     try:
         return _run_report(source, output, reference, pet, cases, lesions, failed, overwrite,
-                           n_boot, width, fmt, progress, **options)  # fmt: skip
+                           n_boot, width, fmt, progress, figure_formats, **options)  # fmt: skip
     finally:
         if progress:
             progress.close()
@@ -148,6 +169,7 @@ def _run_report(
     width: str,
     fmt: str,
     progress: Any,
+    figure_formats: tuple[str, ...],
     **options: Any,
 ) -> Path:
     from agreement.report.build import build_report
@@ -171,9 +193,9 @@ def _run_report(
             reason = result.failed["reason"].iloc[0] if len(result.failed) else "no case measured"
             raise InputError(f"{source or datalist}: {reason}")
         echo_missing(result, output / f"missing.{fmt}", err=True)
-        inputs = _input_files(source, reference, pet, options.get("shard"),
-                              options.get("pet_channel"), options.get("missing"),
-                              datalist)  # fmt: skip
+        inputs, volumes = _input_files(source, reference, pet, options.get("shard"),
+                                       options.get("pet_channel"), options.get("missing"),
+                                       datalist)  # fmt: skip
         measure_params = {k: options.get(k) for k in MEASURE_KEYS}
         measure_params["connectivity"] = int(measure_params["connectivity"] or 18)
         tables = {
@@ -204,6 +226,7 @@ def _run_report(
             "missing": _optional_table(missing, ("case_id", "method", "reason"), "missing"),
         }
         inputs = [p for p in (source, cases, lesions, failed, missing) if p is not None]
+        volumes = None
         measure_params = {}
         layout, skipped = "", []
         src = f"measurements table {source}" + "".join(
@@ -221,6 +244,7 @@ def _run_report(
         overwrite=overwrite,
         n_boot=n_boot,
         width=width,
+        figure_formats=figure_formats,
         table_format=fmt,
         measure_parameters=measure_params,
         layout=layout,
@@ -228,6 +252,7 @@ def _run_report(
         source=src,
         inputs=inputs,
         timings=timings,
+        volumes=volumes,
         progress=progress,
         **stats,
     )

@@ -14,6 +14,7 @@ _EXPORTS: dict[str, str] = {
     "safe_name": "figures.render",
     "save_figure": "figures.style",
     "ccc_radar": "figures.radar",
+    "ccc_intervals": "figures.radar",
     "tost_forest": "figures.forest",
     "modified_bland_altman": "figures.bland_altman",
     "bland_altman_plot": "figures.bland_altman",

@@ -106,7 +106,7 @@ def modified_bland_altman(
     table["_y"] = pd.to_numeric(table["predicted"], errors="coerce") - ref
     marker = max(1.0, 6.0 - 0.2 * len(layout.losses))
     with style():
-        fig = new_figure(width, 1.25 * len(metric_list) + 0.5)
+        fig = new_figure(width, 1.45 * len(metric_list) + 0.5)
         axes = grid(fig, len(metric_list), len(layout.networks), sharey="row", sharex="row")
         for i, metric in enumerate(metric_list):
             rows_m = table[table["metric"] == metric]
@@ -126,14 +126,15 @@ def modified_bland_altman(
                             color=layout.colors[loss],
                             alpha=0.75,
                             linewidths=0,
+                            rasterized=True,  # vector output: points as one image, text as text
                         )
                 limit = margin * abs(_mean_reference(cell, agreement, metric))
                 for y, ls in ((-limit, "--"), (0.0, ":"), (limit, "--")):
                     ax.axhline(y, color=LINE_COLOR, linestyle=ls, linewidth=0.7)
+                unit = _unit(rows_m, metric)
                 if j == 0:
-                    ax.set_ylabel(f"Δ {metric_label(metric, _unit(rows_m, metric))}")
-                if i == len(metric_list) - 1:
-                    ax.set_xlabel("Reference")
+                    ax.set_ylabel(f"Δ {metric_label(metric, unit)}")
+                ax.set_xlabel(f"Reference {metric_label(metric, unit)}")
         label_columns(axes, layout.networks)
         add_legend(fig, layout, width, kind="marker")
     return fig
@@ -212,8 +213,9 @@ def bland_altman_plot(
             ref = pd.to_numeric(pts["reference"], errors="coerce")
             pred = pd.to_numeric(pts["predicted"], errors="coerce")
             ax.scatter(
-                (ref + pred) / 2, pred - ref, s=6, color=point_color, alpha=0.8, linewidths=0
-            )
+                (ref + pred) / 2, pred - ref, s=6, color=point_color, alpha=0.8, linewidths=0,
+                rasterized=True,
+            )  # fmt: skip
             row = first_row(agreement, method=method, metric=metric)
 
             def val(col: str, row=row) -> float:

@@ -64,7 +64,7 @@ def coverage_tdi(
     x = np.arange(n)
     bar_width = 0.8
     with style():
-        fig = new_figure(width, 1.1 * len(metric_list) + 0.6)
+        fig = new_figure(width, 1.1 * len(metric_list) + 1.0)
         axes = grid(fig, len(metric_list), 2 * len(layout.networks), sharex=True)
         for i, metric in enumerate(metric_list):
             rows_m = table[table["metric"] == metric]
@@ -112,7 +112,8 @@ def coverage_tdi(
                     )
                 ax_tdi.set_ylim(bottom=0)
                 for ax in (ax_cp, ax_tdi):
-                    ax.set_xticks([])
+                    ax.set_xticks(x, layout.losses)  # shared x: shown under the last row only
+                    ax.tick_params(axis="x", length=0, rotation=90 if n > 1 else 0)
                     ax.set_xlim(-0.6, n - 0.4)
                 if i == 0 and network:
                     ax_cp.set_title(f"{network}: CP", fontsize=7, pad=3)
@@ -121,7 +122,7 @@ def coverage_tdi(
                     ax_cp.set_title("CP", fontsize=7, pad=3)
                     ax_tdi.set_title("TDI", fontsize=7, pad=3)
                 ax_tdi.set_ylabel(
-                    unit if isinstance(unit, str) and unit != "count" else "", fontsize=6
+                    f"TDI ({unit})" if isinstance(unit, str) and unit != "count" else "TDI"
                 )
             axes[i, 0].set_ylabel(f"{metric_label(metric)}\nCP")
         add_legend(fig, layout, width)

@@ -203,6 +203,6 @@ def axis_off_text(ax: Axes, text: str = "no data") -> None:
         transform=ax.transAxes,
         ha="center",
         va="center",
-        fontsize=6,
+        fontsize=7,
         color="#777777",
     )

@@ -94,8 +94,8 @@ def tost_forest(
     metric_list = metrics_in(table, metrics)
     layout = facets(table)
     n_losses = len(layout.losses)
-    row_height = min(max(1.1, 0.1 * n_losses + 0.45), max(1.1, 9.7 / len(metric_list)))
-    tick_size = 6 if n_losses <= 10 else 5
+    row_height = min(max(1.25, 0.1 * n_losses + 0.6), max(1.25, 9.7 / len(metric_list)))
+    tick_size = 7  # the journals' minimum at print size
     with style():
         fig = new_figure(width, row_height * len(metric_list) + 0.3)
         axes = grid(fig, len(metric_list), len(layout.networks), sharex="row", sharey=True)
@@ -124,10 +124,13 @@ def tost_forest(
                     tick.set_color(layout.colors[loss])
                 ax.tick_params(axis="y", length=0, labelsize=tick_size)
                 if j == 0:
-                    ax.set_ylabel(metric_label(metric, _unit(rows_m)))
+                    ax.set_ylabel(metric_label(metric))
+                unit = _unit(rows_m)
+                ax.set_xlabel(
+                    "Predicted − reference"
+                    + (f" ({unit})" if isinstance(unit, str) and unit and unit != "count" else "")
+                )
         label_columns(axes, layout.networks)
-        for ax in axes[-1]:
-            ax.set_xlabel("Mean difference (predicted − reference)")
         fig.legend(
             handles=[
                 Patch(color=EQUIVALENT_COLOR, label="equivalent"),

@@ -92,10 +92,86 @@ def ccc_radar(
             ax.set_xticks(angles, [METRIC_LABELS.get(m, m) for m in metric_list])
             ax.set_ylim(low, 1.0)
             ax.set_yticks(np.linspace(low, 1.0, 3 if low < 0 else 6)[1:])
-            ax.tick_params(axis="y", labelsize=5)
+            ax.tick_params(axis="y", labelsize=7)
             ax.grid(linewidth=0.4)
             if network:
                 ax.set_title(network, fontsize=7, pad=10)
         hide_unused(axes, len(layout.networks))
         add_legend(fig, layout, width, kind="line")
+    return fig
+
+
+def ccc_intervals(
+    agreement: pd.DataFrame,
+    *,
+    metrics: Sequence[str] | None = None,
+    width: str | float = "double",
+) -> Figure:
+    """Lin's CCC with its confidence interval: one panel per metric, one row per method.
+
+    The dot-and-interval companion of :func:`ccc_radar`, which cannot show intervals. Dots are
+    ``ccc`` coloured by loss, lines run from ``ccc_ci_low`` to ``ccc_ci_high``; dotted vertical
+    lines mark McBride's 0.90, 0.95 and 0.99. A CCC that cannot be estimated leaves its row empty.
+
+    Parameters
+    ----------
+    agreement : DataFrame
+        The agreement table (``method, metric, ccc, ccc_ci_low, ccc_ci_high``).
+    metrics : sequence of str, optional
+        Panels in order; default: the metrics of the table, canonical ones first.
+    width : {"single", "double"} or float
+        Figure width.
+
+    Returns
+    -------
+    Figure
+        One Axes per metric, each with one interval line and one dot per method.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"method": ["u/a", "u/b"], "metric": "tla", "ccc": [0.95, 0.8],
+    ...                   "ccc_ci_low": [0.9, 0.6], "ccc_ci_high": [0.98, 0.9]})
+    >>> fig = ccc_intervals(t)
+    >>> len(fig.axes), [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    (1, ['u/a', 'u/b'])
+    """
+    require(agreement, ["method", "metric", "ccc", "ccc_ci_low", "ccc_ci_high"], "agreement")
+    table = keyed(agreement)
+    metric_list = metrics_in(table, metrics)
+    layout = facets(table)
+    methods = list(dict.fromkeys(table["method"].astype(str)))
+    values = pd.to_numeric(table["ccc_ci_low"], errors="coerce").fillna(
+        pd.to_numeric(table["ccc"], errors="coerce")
+    )
+    low = float(np.floor(np.nanmin(values) * 10) / 10) if values.notna().any() else 0.0
+    low = min(max(low, -1.0), 0.8)
+    nrows, ncols = wrap(len(metric_list), width)
+    y = np.arange(len(methods))[::-1]
+    with style():
+        fig = new_figure(width, nrows * (0.16 * len(methods) + 0.75) + 0.1)
+        axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
+        for ax, metric in zip(axes.ravel(), metric_list, strict=False):
+            for yy, method in zip(y, methods, strict=True):
+                row = first_row(table, method=method, metric=metric)
+                if row is None:
+                    continue
+                est, lo, hi = (
+                    float(pd.to_numeric(row[c], errors="coerce"))
+                    for c in ("ccc", "ccc_ci_low", "ccc_ci_high")
+                )
+                color = layout.colors[row["_hue"]]
+                if np.isfinite(lo) and np.isfinite(hi):
+                    ax.plot([lo, hi], [yy, yy], color=color, linewidth=1.2, solid_capstyle="butt")
+                if np.isfinite(est):
+                    ax.plot([est], [yy], "o", color=color, markersize=3.5)
+            for ref in (0.90, 0.95, 0.99):
+                ax.axvline(ref, color="#777777", linestyle=":", linewidth=0.6)
+            ax.set_xlim(low, 1.02)  # room for a dot at 1
+            ax.set_ylim(-0.6, len(methods) - 0.4)
+            ax.set_yticks(y, methods)
+            ax.tick_params(axis="y", length=0)
+            ax.set_title(METRIC_LABELS.get(metric, metric), fontsize=7, pad=3)
+            ax.set_xlabel("CCC")
+        hide_unused(axes, len(metric_list))
     return fig

@@ -12,7 +12,7 @@ from figures.coverage import coverage_tdi
 from figures.dsc import distributions, dsc_dmax_quartiles, dsc_scenarios, dsc_tmtv_thresholds
 from figures.forest import tost_forest
 from figures.losses import l1_weighting, loss_curve_plot
-from figures.radar import ccc_radar
+from figures.radar import ccc_intervals, ccc_radar
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -45,7 +45,7 @@ def render_all(
 ) -> dict[str, Figure]:
     """Draw every figure whose inputs are present; return them by name, in a stable order.
 
-    Names: ``ccc_radar``, ``tost_forest``, ``bland_altman_modified``, ``coverage_tdi``,
+    Names: ``ccc_radar``, ``ccc_intervals``, ``tost_forest``, ``bland_altman_modified``, ``coverage_tdi``,
     ``bland_altman_<method>`` (one per method) from the measurements and agreement tables;
     with ``cases``: ``dsc_scenarios``, ``dsc_distributions``, ``dsc_tmtv_thresholds`` (needs
     metric ``tmtv``; adds the lesion level with ``lesions``) and ``dsc_dmax_quartiles``
@@ -86,6 +86,8 @@ def render_all(
     figs: dict[str, Figure] = {}
     if _has(agreement, "method", "metric", "ccc"):
         figs["ccc_radar"] = ccc_radar(agreement, width=width)
+    if _has(agreement, "method", "metric", "ccc", "ccc_ci_low", "ccc_ci_high"):
+        figs["ccc_intervals"] = ccc_intervals(agreement, width=width)
     if _has(
         agreement,
         "method",

@@ -20,7 +20,8 @@ import pandas as pd
 
 from agreement.atomic import atomic_dir
 from agreement.report import content
-from agreement.report.html import HtmlTable, frame_table, image_src, render_html
+from agreement.report.cases import anchors, case_details
+from agreement.report.html import HtmlTable, frame_table, render_html
 from agreement.report.provenance import (
     command_line,
     file_records,
@@ -28,7 +29,8 @@ from agreement.report.provenance import (
     utc_now,
     versions,
 )
-from agreement.report.text import REFERENCES, definitions, methods_markdown
+from agreement.report.text import REFERENCES, citation, definitions, methods_markdown
+from agreement.report.verdicts import CCC_THRESHOLD, method_verdicts, outliers
 from agreement.tables import MISSING_COLUMNS
 
 #: Top-level keys of ``summary.json``; documented in docs/report.md and kept stable.
@@ -53,6 +55,8 @@ SUMMARY_KEYS = (
     "n_missing",
     "missing",
     "n_skipped",
+    "verdicts",
+    "outliers",
 )
 #: Keys of each ``summary.json["agreement"]`` record.
 AGREEMENT_KEYS = (
@@ -84,11 +88,27 @@ DETECTION_KEYS = (
     "f1_mean",
 )
 BEST_RULE = "highest mean CCC over the metrics it could be estimated for; ties by name"
+VERDICT_RULE = (
+    "Interchangeable for a metric means CCC ≥ {ccc:.2f} (McBride's 'moderate' or better) and "
+    "the TOST showing the mean difference equivalent within ±{margin:.4g}% of the mean reference; "
+    "otherwise the metric is listed under 'not for', with the direction of the mean difference "
+    "(predicted − reference) and the criterion that failed. Not assessable: fewer than 3 "
+    "paired cases or no spread."
+)
+#: Outlier rows per metric (largest |predicted − reference|).
+N_OUTLIERS = 5
+#: Resolution of the PNGs embedded in the page (the 7.2 in figures span about 1440 px).
+PAGE_DPI = 200
 
 FIGURE_TEXT = {
     "ccc_radar": (
         "CCC radar",
         "Lin's CCC of each metric; one radar per network, one polygon per loss.",
+    ),
+    "ccc_intervals": (
+        "CCC with confidence intervals",
+        "Lin's CCC (dot) and its confidence interval (line) per metric and method; dotted "
+        "lines at McBride's 0.90, 0.95 and 0.99.",
     ),
     "tost_forest": (
         "TOST forest plot",
@@ -239,7 +259,27 @@ def _comparisons(
             res.insert(1, "b", other)
         frames.append(res)
     table = pd.concat(frames, ignore_index=True) if frames else None
+    if table is not None:
+        table.insert(table.columns.get_loc("p_value") + 1, "p_holm", holm(table["p_value"]))
     return table, " ".join(notes)
+
+
+def holm(p_values: Iterable[float]) -> np.ndarray:
+    """Holm-adjusted p values (statsmodels' ``multipletests``); NaN stays NaN, out of the family.
+
+    Examples
+    --------
+    >>> holm([0.01, 0.04, float("nan"), 0.03]).round(3).tolist()
+    [0.03, 0.06, nan, 0.06]
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(list(p_values), dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method="holm")[1]
+    return out
 
 
 def _summaries(
@@ -276,7 +316,11 @@ def _figures(
     width: str,
     best: str | None,
     margin: float,
+    formats: tuple[str, ...] = ("png",),
 ) -> list[dict[str, str]]:
+    """Draw each figure once; PNG (embedded in the page) plus the vector ``formats`` asked for."""
+    import base64
+
     from figures.render import render_all, safe_name
     from figures.style import save_figure
 
@@ -292,10 +336,11 @@ def _figures(
     )
     keep = f"bland_altman_{safe_name(best)}" if best else None
     folder.mkdir(exist_ok=True)
+    wanted = ("png", *[f for f in formats if f != "png"])
     out = []
     for name, fig in figs.items():
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(name))
-        svg_path, png_path = save_figure(fig, folder / safe, formats=("svg", "png"))
+        paths = save_figure(fig, folder / safe, formats=wanted, dpi=PAGE_DPI)
         if name == keep:
             title, caption = (
                 f"Bland–Altman, {best}",
@@ -305,15 +350,14 @@ def _figures(
             )
         else:
             title, caption = FIGURE_TEXT.get(safe, (safe.replace("_", " ").capitalize(), ""))
-        svg = svg_path.read_bytes()
-        width_px = int(round(fig.get_size_inches()[0] * 96))
+        png = base64.b64encode(paths[0].read_bytes()).decode("ascii")
         out.append(
             {
                 "name": safe,
                 "title": title,
                 "caption": caption,
-                "src": image_src(svg, png_path.read_bytes()),
-                "width": str(width_px),
+                "src": "data:image/png;base64," + png,
+                "files": ", ".join(p.name for p in paths),
             }
         )
     return out
@@ -376,6 +420,7 @@ def build_report(
     seed: int = 0,
     n_boot: int = 2000,
     width: str = "double",
+    figure_formats: Iterable[str] = ("png",),
     table_format: str = "csv",
     measure_parameters: Mapping[str, Any] | None = None,
     layout: str | None = None,
@@ -384,6 +429,7 @@ def build_report(
     inputs: Iterable[str | os.PathLike[str]] = (),
     command: str | None = None,
     timings: Mapping[str, float] | None = None,
+    volumes: Mapping[str, Mapping[str, Any]] | None = None,
     title: str = "PET segmentation agreement report",
     progress: Any = True,
 ) -> Path:
@@ -409,6 +455,9 @@ def build_report(
         Bootstrap resamples of the paired method comparisons.
     width : {"single", "double"}
         Figure width (journal column).
+    figure_formats : iterable of {"png", "svg", "pdf"}
+        Files written per figure under ``figures/``. PNG (200 dpi) is always written: the page
+        embeds it; SVG (text kept as text) and PDF only when asked.
     table_format : {"csv", "tsv", "parquet"}
         Format of the data tables; ``agreement.csv`` and the summaries are always CSV.
     measure_parameters : mapping, optional
@@ -424,6 +473,9 @@ def build_report(
         The command line (``sys.argv`` by default).
     timings : mapping, optional
         Times of earlier steps (e.g. ``{"measure": 3.2}``) to record beside this run's.
+    volumes : mapping, optional
+        Per case id: ``{"pet": path, "reference": path, "predictions": {method: path}}``, for
+        the MIP thumbnails of the outlier cases (none without it).
     progress : bool or tqdm
         Show a progress display, or advance this tqdm bar by one per stage.
 
@@ -454,6 +506,9 @@ def build_report(
         raise ValueError(f"table_format must be csv, tsv or parquet, got {table_format!r}")
     from agreement.summary import missing_table
 
+    figure_formats = tuple(dict.fromkeys(str(f).lower().lstrip(".") for f in figure_formats))
+    if not set(figure_formats) <= {"png", "svg", "pdf"}:
+        raise ValueError(f"figure formats must be png, svg or pdf, got {figure_formats!r}")
     measurements = validate_measurements(measurements, source="measurements", check_pairing=False)
     cases, lesions, failed = (
         None if t is None else t.assign(case_id=t["case_id"].astype(str)) if "case_id" in t else t
@@ -471,6 +526,7 @@ def build_report(
         "seed": int(seed),
         "n_boot": int(n_boot),
         "width": width,
+        "figure_formats": ",".join(("png", *[f for f in figure_formats if f != "png"])),
         **dict(measure_parameters or {}),
     }
     created = utc_now()
@@ -485,6 +541,8 @@ def build_report(
                 best = best_method(agreement)
                 comparisons, comparison_note = _comparisons(measurements, best, params)
                 tables = _summaries(measurements, cases, lesions)
+                verdicts = method_verdicts(agreement, margin=margin)
+                outlier_table = outliers(measurements, k=N_OUTLIERS)
             with stage("figures"):
                 _step(bar, "figures")
                 figures = _figures(
@@ -496,6 +554,7 @@ def build_report(
                     width,
                     best,
                     params["margin"],
+                    figure_formats,
                 )
             with stage("tables"):
                 _step(bar, "tables")
@@ -551,6 +610,8 @@ def build_report(
                     "n_missing": len(absent),
                     "missing": _records(absent, MISSING_COLUMNS),
                     "n_skipped": len(skipped_rows),
+                    "verdicts": {v.method: v.sentence for v in verdicts},
+                    "outliers": _records(outlier_table),
                 }
                 _write_json(tmp / "summary.json", summary_doc)
                 context = _context(
@@ -579,6 +640,9 @@ def build_report(
                     methods=methods,
                     metrics=metrics,
                     n_cases=n_cases,
+                    verdicts=verdicts,
+                    outliers=outlier_table,
+                    cases_detail=case_details(outlier_table, measurements, cases, volumes),
                 )
                 (tmp / "index.html").write_text(render_html(context), encoding="utf-8")
             all_timings = {**dict(timings or {}), **stage_times}
@@ -713,7 +777,7 @@ def _context(**kw: Any) -> dict[str, Any]:
         )
     stratified = _stratified(tables)
     comp = kw["comparisons"]
-    param_rows = [[k, str(v)] for k, v in params.items()]
+    param_rows = [[k, "—" if v is None or v == "" else str(v)] for k, v in params.items()]
     version_rows = [[k, v] for k, v in kw["versions_"].items()]
     input_rows = [[r["path"], f"{r['size']:,}", r["sha256"]] for r in kw["inputs"]]
     timing_rows = [[k, f"{v:.2f}"] for k, v in kw["timings"].items()]
@@ -740,7 +804,24 @@ def _context(**kw: Any) -> dict[str, Any]:
         "skipped": frame_table(kw["skipped"][["case_id", "method", "reason"]]),
         "banner": content.omission_banner(kw["failed"], kw["missing"], kw["skipped"]),
         "overview": content.overview(kw["agreement"]),
-        "metric_sections": content.metric_sections(kw["agreement"]),
+        "metric_sections": content.metric_sections(
+            kw["agreement"], kw["outliers"], anchors(kw["outliers"]["case_id"])
+        ),
+        "verdicts": [
+            {
+                "method": v.method,
+                "text": v.sentence[len(v.method) + 2 :],
+                "cls": "yes"
+                if v.interchangeable and not v.not_interchangeable
+                else "no"
+                if not v.interchangeable
+                else "mixed",
+            }
+            for v in kw["verdicts"]
+        ],
+        "verdict_rule": VERDICT_RULE.format(ccc=CCC_THRESHOLD, margin=100 * params["margin"]),
+        "n_outliers": N_OUTLIERS,
+        "cases_detail": kw["cases_detail"],
         "figures": kw["figures"],
         "detection": detection,
         "detection_note": det_note,
@@ -763,6 +844,7 @@ def _context(**kw: Any) -> dict[str, Any]:
         "definitions": definitions(params),
         "parameters": HtmlTable(["Parameter", "Value"], param_rows, [False, False]),
         "references": REFERENCES,
+        "citation": citation(kw["version"]),
         "about": {
             "time": kw["created"],
             "command": kw["command"],

@@ -8,10 +8,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agreement.report.html import HtmlTable, fmt, fmt_ci, fmt_p, frame_table, strength_class
+from agreement.report.html import (
+    Cell,
+    HtmlTable,
+    cell,
+    fmt,
+    fmt_p,
+    frame_table,
+    strength_class,
+)
 from agreement.tables import METRIC_LABELS, METRICS
 
 CANONICAL_ORDER = list(METRICS)
+#: Strata with fewer cases show their median only, flagged with † (an IQR of 1–4 cases says
+#: nothing about the spread).
+SMALL_N = 5
+SMALL_MARK = "†"
+
+
+def _stratum(median: Any, q1: Any, q3: Any, n: int) -> str:
+    if n < SMALL_N:
+        return "—" if pd.isna(median) else f"{fmt(median)} (n={n}){SMALL_MARK}"
+    return f"{_median_iqr(median, q1, q3)} (n={n})"
 
 
 def metric_label(metric: str) -> str:
@@ -46,16 +64,24 @@ def _verdict(value: Any) -> tuple[str, str]:
     return ("not applicable", "na")
 
 
-def metric_sections(agreement: pd.DataFrame) -> list[dict[str, Any]]:
-    """One block per metric: a row per method with every estimate and interval formatted.
+def metric_sections(
+    agreement: pd.DataFrame, outliers: pd.DataFrame | None = None, anchors: Any = None
+) -> list[dict[str, Any]]:
+    """One block per metric: an agreement table, a Bland–Altman/CP/TDI table, the outliers.
+
+    Each table has at most 12 columns; every number is a :class:`Cell` with its interval
+    under it and its value as the sort key. ``anchors`` maps a case id to its in-page anchor.
 
     Examples
     --------
     >>> row = {"method": "m", "metric": "tmtv", "unit": "ml", "n": 2, "note": "n < 3"}
     >>> s = metric_sections(pd.DataFrame([row]))[0]
-    >>> s["label"], s["rows"][0]["ccc"], s["rows"][0]["verdict"]
+    >>> s["label"], s["agreement"].rows[0][2].text, s["agreement"].rows[0][-1].text
     ('TMTV', '—', 'not applicable')
+    >>> len(s["agreement"].columns), len(s["spread"].columns)
+    (8, 9)
     """
+    anchors = anchors or {}
     sections = []
     for metric in ordered_metrics(agreement["metric"]):
         block = agreement[agreement["metric"] == metric]
@@ -64,7 +90,7 @@ def metric_sections(agreement: pd.DataFrame) -> list[dict[str, Any]]:
             if "unit" in block and block["unit"].notna().any()
             else ""
         )
-        rows = []
+        agree_rows, spread_rows = [], []
         for r in block.to_dict("records"):
             g = r.get
             verdict, vcls = _verdict(g("equivalent"))
@@ -72,37 +98,68 @@ def metric_sections(agreement: pd.DataFrame) -> list[dict[str, Any]]:
             strength = strength if isinstance(strength, str) and strength else "—"
             if pd.isna(g("ccc", np.nan)):
                 strength = "not estimable"
-            slope = fmt(g("ba_slope"))
-            if not pd.isna(g("ba_slope_p", np.nan)):
-                slope += f" ({fmt_p(g('ba_slope_p'))})"
+            scls = strength_class(g("ccc_strength"))
             bound = g("tost_upper", np.nan)
-            rows.append(
-                {
-                    "method": str(g("method")),
-                    "n": fmt(g("n")),
-                    "ccc": fmt(g("ccc")),
-                    "ccc_ci": fmt_ci(g("ccc_ci_low"), g("ccc_ci_high")),
-                    "strength": strength,
-                    "strength_class": strength_class(g("ccc_strength")),
-                    "tost_diff": fmt(g("tost_mean_diff")),
-                    "tost_ci": fmt_ci(g("tost_ci_low"), g("tost_ci_high")),
-                    "tost_bound": "—" if pd.isna(bound) else f"±{fmt(abs(float(bound)))}",
-                    "tost_p": fmt_p(g("tost_p")),
-                    "verdict": verdict,
-                    "verdict_class": vcls,
-                    "bias": fmt(g("ba_bias")),
-                    "bias_ci": fmt_ci(g("ba_bias_ci_low"), g("ba_bias_ci_high")),
-                    "loa_low": fmt(g("ba_loa_low")),
-                    "loa_low_ci": fmt_ci(g("ba_loa_low_ci_low"), g("ba_loa_low_ci_high")),
-                    "loa_high": fmt(g("ba_loa_high")),
-                    "loa_high_ci": fmt_ci(g("ba_loa_high_ci_low"), g("ba_loa_high_ci_high")),
-                    "slope": slope,
-                    "cp": fmt(g("cp")),
-                    "cp_ci": fmt_ci(g("cp_ci_low"), g("cp_ci_high")),
-                    "tdi": fmt(g("tdi")),
-                    "tdi_high": fmt(g("tdi_ci_high")),
-                    "note": "" if pd.isna(g("note", "")) else str(g("note", "")),
-                }
+            method = Cell(str(g("method")), cls="method")
+            n = cell(g("n"))
+            agree_rows.append(
+                [
+                    method,
+                    n,
+                    cell(g("ccc"), g("ccc_ci_low"), g("ccc_ci_high"), cls=scls),
+                    Cell(strength, cls=scls),
+                    cell(g("tost_mean_diff"), g("tost_ci_low"), g("tost_ci_high")),
+                    Cell("—" if pd.isna(bound) else f"±{fmt(abs(float(bound)))}",
+                         sort=None if pd.isna(bound) else abs(float(bound))),
+                    Cell(fmt_p(g("tost_p")), sort=_num(g("tost_p"))),
+                    Cell(verdict, cls=vcls),
+                ]
+            )  # fmt: skip
+            slope_p = g("ba_slope_p", np.nan)
+            note = "" if pd.isna(g("note", "")) else str(g("note", ""))
+            spread_rows.append(
+                [
+                    method,
+                    cell(g("ba_bias"), g("ba_bias_ci_low"), g("ba_bias_ci_high")),
+                    cell(g("ba_loa_low"), g("ba_loa_low_ci_low"), g("ba_loa_low_ci_high")),
+                    cell(g("ba_loa_high"), g("ba_loa_high_ci_low"), g("ba_loa_high_ci_high")),
+                    Cell(fmt(g("ba_slope")), "" if pd.isna(slope_p) else f"p {fmt_p(slope_p)}",
+                         _num(g("ba_slope"))),
+                    cell(g("cp"), g("cp_ci_low"), g("cp_ci_high")),
+                    cell(g("tdi")),
+                    cell(g("tdi_ci_high")),
+                    Cell(note, cls="note"),
+                ]
+            )  # fmt: skip
+        u = f" ({unit})" if unit and unit != "count" else ""
+        agreement_table = HtmlTable(
+            ["Method", "n", "CCC [CI]", "Strength", f"Mean diff.{u} [CI]", "±Δ", "p (TOST)",
+             "Verdict"],
+            agree_rows,
+            [False, True, True, False, True, True, True, False],
+        )  # fmt: skip
+        spread_table = HtmlTable(
+            ["Method", f"Bias{u} [CI]", "LoA low [CI]", "LoA high [CI]", "Slope (p)",
+             "CP [CI]", "TDI", "TDI limit", "Note"],
+            spread_rows,
+            [False] + [True] * 7 + [False],
+        )  # fmt: skip
+        out_table = HtmlTable([], [], [])
+        if outliers is not None and not outliers.empty:
+            sub = outliers[outliers["metric"] == metric]
+            out_table = HtmlTable(
+                ["Case", "Method", "Reference", "Predicted", "Difference"],
+                [
+                    [
+                        Cell(str(o["case_id"]), href=anchors.get(str(o["case_id"]), "")),
+                        Cell(str(o["method"]), cls="method"),
+                        cell(o["reference"]),
+                        cell(o["predicted"]),
+                        cell(o["difference"]),
+                    ]
+                    for o in sub.to_dict("records")
+                ],
+                [False, False, True, True, True],
             )
         sections.append(
             {
@@ -110,10 +167,17 @@ def metric_sections(agreement: pd.DataFrame) -> list[dict[str, Any]]:
                 "metric": metric,
                 "label": metric_label(metric),
                 "unit": "" if unit == "count" else str(unit),
-                "rows": rows,
+                "agreement": agreement_table,
+                "spread": spread_table,
+                "outliers": out_table,
             }
         )
     return sections
+
+
+def _num(value: Any) -> float | None:
+    x = pd.to_numeric(value, errors="coerce") if value is not None else np.nan
+    return float(x) if pd.notna(x) and np.isfinite(float(x)) else None
 
 
 def overview(agreement: pd.DataFrame) -> dict[str, Any]:
@@ -331,8 +395,8 @@ def scenario_display(table: pd.DataFrame) -> HtmlTable:
     --------
     >>> t = pd.DataFrame([{"method": "m", "scenario": "single", "n": 2, "dsc_median": 0.5,
     ...                    "dsc_q1": 0.4, "dsc_q3": 0.6, "dsc_mean": 0.5, "dsc_sd": 0.1}])
-    >>> scenario_display(t).rows
-    [['m', '0.500 [0.400, 0.600] (n=2)']]
+    >>> scenario_display(t).rows  # fewer than 5 cases: median only, flagged
+    [['m', '0.500 (n=2)†']]
     """
     scenarios = [s for s in ("single", "multiple", "none") if s in set(table["scenario"])]
     scenarios += sorted(set(table["scenario"]) - set(scenarios) - {""})
@@ -343,9 +407,7 @@ def scenario_display(table: pd.DataFrame) -> HtmlTable:
         for s in scenarios:
             if s in by.index:
                 r = by.loc[s]
-                row.append(
-                    f"{_median_iqr(r['dsc_median'], r['dsc_q1'], r['dsc_q3'])} (n={int(r['n'])})"
-                )
+                row.append(_stratum(r["dsc_median"], r["dsc_q1"], r["dsc_q3"], int(r["n"])))
             else:
                 row.append("—")
         rows.append(row)
@@ -375,6 +437,7 @@ def threshold_display(table: pd.DataFrame, scenario: str, unit: str = "ml") -> H
             [str(method)]
             + [
                 f"{fmt(by.loc[t, 'median_dsc'])} (n={int(by.loc[t, 'n'])})"
+                + (SMALL_MARK if int(by.loc[t, "n"]) < SMALL_N else "")
                 if t in by.index
                 else "—"
                 for t in thresholds
@@ -408,7 +471,7 @@ def dmax_display(table: pd.DataFrame) -> HtmlTable:
                 row.append("—")
             else:
                 q1, med, q3 = np.percentile(d, [25, 50, 75])
-                row.append(f"{_median_iqr(med, q1, q3)} (n={len(d)})")
+                row.append(_stratum(med, q1, q3, len(d)))
         rows.append(row)
     cols = ["Method"] + [f"{g} ({fmt(edges[g]['low'])}–{fmt(edges[g]['high'])} cm)" for g in groups]
     return HtmlTable(cols, rows, [False] + [True] * len(groups))
@@ -422,29 +485,32 @@ def generic(df: pd.DataFrame | None) -> HtmlTable:
 def comparison_display(table: pd.DataFrame, alpha: float = 0.05) -> HtmlTable:
     """Paired comparisons: rows = (other method, metric), the two CCCs and their difference.
 
+    ``p`` is the bootstrap p value of one comparison, ``p (Holm)`` the same adjusted for all
+    comparisons of the table (column ``p_holm``, when present).
+
     Examples
     --------
     >>> t = pd.DataFrame([{"metric": "tmtv", "stat": "ccc", "a": "A", "b": "B", "estimate": 0.1,
-    ...     "ci_low": 0.02, "ci_high": 0.2, "p_value": 0.01, "n": 20, "stat_a": 0.95,
-    ...     "stat_b": 0.85, "n_boot": 2000, "note": ""}])
-    >>> comparison_display(t).rows
-    [['B', 'TMTV', '0.950', '0.850', '0.100', '[0.020, 0.200]', '0.010', '20', '']]
+    ...     "ci_low": 0.02, "ci_high": 0.2, "p_value": 0.01, "p_holm": 0.03, "n": 20,
+    ...     "stat_a": 0.95, "stat_b": 0.85, "n_boot": 2000, "note": ""}])
+    >>> [c.text if isinstance(c, Cell) else c for c in comparison_display(t).rows[0]]
+    ['B', 'TMTV', '0.950', '0.850', '0.100', '0.010', '0.030', '20', '']
     """
     rows = [
         [
-            str(r["b"]),
+            Cell(str(r["b"]), cls="method"),
             metric_label(str(r["metric"])),
-            fmt(r["stat_a"]),
-            fmt(r["stat_b"]),
-            fmt(r["estimate"]),
-            fmt_ci(r["ci_low"], r["ci_high"]),
-            fmt_p(r["p_value"]),
-            fmt(r["n"]),
+            cell(r["stat_a"]),
+            cell(r["stat_b"]),
+            cell(r["estimate"], r["ci_low"], r["ci_high"]),
+            Cell(fmt_p(r["p_value"]), sort=_num(r["p_value"])),
+            Cell(fmt_p(r.get("p_holm", np.nan)), sort=_num(r.get("p_holm"))),
+            cell(r["n"]),
             "" if pd.isna(r.get("note")) else str(r.get("note", "")),
         ]
         for r in table.to_dict("records")
     ]
     level = f"{100 * (1 - alpha):.4g}%"
-    cols = ["Other method", "Metric", "Best", "Other", "Difference", f"{level} CI", "p", "n",
-            "Note"]  # fmt: skip
+    cols = ["Other method", "Metric", "Best", "Other", f"Difference [{level} CI]", "p",
+            "p (Holm)", "n", "Note"]  # fmt: skip
     return HtmlTable(cols, rows, [False, False, True, True, True, True, True, True, False])

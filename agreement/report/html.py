@@ -2,12 +2,11 @@
 
 Everything that reaches the page goes through the template's autoescaping: case ids, method
 names and file names from the user's file system are never trusted. Figures are embedded as
-``data:`` URIs, so the page fetches nothing.
+PNG ``data:`` URIs and the one script is inline, so the page fetches nothing.
 """
 
 from __future__ import annotations
 
-import base64
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,8 +16,21 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-#: Largest SVG (bytes) embedded as vector; larger figures are embedded as PNG.
-MAX_INLINE_SVG = 400_000
+
+@dataclass(frozen=True)
+class Cell:
+    """A table cell with more than text: an interval under the value, a sort key, a link.
+
+    ``sort`` orders the column when a reader clicks its header (the text otherwise); ``href``
+    is an in-page anchor (``#...``); ``cls`` adds CSS classes; ``title`` is the hover text.
+    """
+
+    text: str
+    sub: str = ""
+    sort: float | None = None
+    href: str = ""
+    cls: str = ""
+    title: str = ""
 
 
 @dataclass(frozen=True)
@@ -26,11 +38,28 @@ class HtmlTable:
     """A table ready for the template: header, formatted cells, numeric-column flags."""
 
     columns: list[str]
-    rows: list[list[str]]
+    rows: list[list[str | Cell]]
     numeric: list[bool] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.rows)
+
+
+def cell(value: Any, low: Any = None, high: Any = None, **kw: Any) -> Cell:
+    """A numeric :class:`Cell`: the value formatted, its interval under it, sorted by value.
+
+    Examples
+    --------
+    >>> c = cell(0.98765, 0.95, 0.99)
+    >>> c.text, c.sub, round(c.sort, 4)
+    ('0.988', '[0.950, 0.990]', 0.9877)
+    >>> cell(float("nan")).sort is None
+    True
+    """
+    number = pd.to_numeric(value, errors="coerce") if value is not None else np.nan
+    sort = float(number) if pd.notna(number) and np.isfinite(float(number)) else None
+    sub = fmt_ci(low, high) if low is not None or high is not None else ""
+    return Cell(fmt(value), "" if sub == "—" else sub, sort, **kw)
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -122,21 +151,6 @@ def frame_table(
     return HtmlTable(columns, rows, numeric)
 
 
-def image_src(svg: bytes | None, png: bytes | None) -> str:
-    """A ``data:`` URI for a figure: the SVG when small enough, otherwise the PNG.
-
-    Examples
-    --------
-    >>> image_src(b"<svg/>", None)[:26]
-    'data:image/svg+xml;base64,'
-    """
-    if svg is not None and (png is None or len(svg) <= MAX_INLINE_SVG):
-        return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
-    if png is None:
-        raise ValueError("a figure needs SVG or PNG bytes")
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
 def environment() -> jinja2.Environment:
     """The jinja2 environment of the report: package templates, autoescape always on."""
     env = jinja2.Environment(
@@ -148,6 +162,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["fmt"] = fmt
     env.filters["fmt_p"] = fmt_p
+    env.tests["cell"] = lambda value: isinstance(value, Cell)
     return env
 
 
@@ -190,6 +205,11 @@ def minimal_context() -> dict[str, Any]:
         "skipped": empty,
         "banner": "",
         "notes": [],
+        "verdicts": [],
+        "verdict_rule": "",
+        "n_outliers": 0,
+        "cases_detail": [],
+        "citation": "",
         "metric_sections": [],
         "overview": empty,
         "figures": [],

@@ -44,6 +44,51 @@ def versions() -> dict[str, str]:
     return out
 
 
+def source_commit(package_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """The git commit the toolkit runs from, when it lives in a checkout; else why not.
+
+    Returns ``{"git_commit": sha, "git_dirty": bool}`` from ``git rev-parse HEAD`` (and
+    ``git status --porcelain``) in the folder above the ``agreement`` package, or
+    ``{"git_commit_omitted": reason}`` when that folder is no checkout or git cannot be run.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> source_commit(tempfile.mkdtemp())["git_commit_omitted"][:28]
+    'not installed from a git che'
+    """
+    import shutil
+    import subprocess
+
+    pkg = Path(package_dir) if package_dir is not None else Path(__file__).resolve().parents[1]
+    root = pkg.parent
+    if not (root / ".git").exists():
+        return {
+            "git_commit_omitted": f"not installed from a git checkout ({pkg.name} in {root.name}/)"
+        }
+    git = shutil.which("git")
+    if git is None:
+        return {"git_commit_omitted": "the package is in a git checkout but git is not installed"}
+    try:
+        head = subprocess.run(
+            [git, "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        status = subprocess.run(
+            [git, "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        return {"git_commit_omitted": f"git rev-parse failed: {exc}"}
+    return {"git_commit": head, "git_dirty": bool(status.strip())}
+
+
 def sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     """SHA-256 hex digest of a file, read in chunks.
 
@@ -122,13 +167,17 @@ def provenance(
     --------
     >>> doc = provenance(command="agree demo", created="2026-01-01T00:00:00Z",
     ...                 parameters={}, inputs=[], timings={})
-    >>> sorted(doc)
-    ['command', 'created', 'inputs', 'parameters', 'platform', 'timings_s', 'versions']
+    >>> sorted(doc)[:4]
+    ['command', 'created', 'inputs', 'parameters']
+    >>> doc["toolkit"]["version"] == versions()["pet-agreement"]
+    True
     """
+    vers = versions()
     return {
         "created": created,
         "command": command,
-        "versions": versions(),
+        "toolkit": {"name": "pet-agreement", "version": vers["pet-agreement"], **source_commit()},
+        "versions": vers,
         "platform": {
             "system": platform.system(),
             "release": platform.release(),

@@ -37,7 +37,26 @@ REFERENCES = [
     "PET/CT images. arXiv; 2025.",
     "Gatidis S, Hepp T, Früh M, et al. A whole-body FDG-PET/CT dataset with manually annotated "
     "tumor lesions. Sci Data. 2022;9:601 (autoPET; DSC, FPV and FNV definitions).",
+    "Holm S. A simple sequentially rejective multiple test procedure. Scand J Stat. "
+    "1979;6(2):65-70.",
 ]
+
+
+def citation(version: str) -> str:
+    """How to cite the toolkit (the text of ``CITATION.cff`` at the repository root).
+
+    Examples
+    --------
+    >>> citation("0.1.0")[:40]
+    'pet-agreement developers. pet-agreement:'
+    """
+    return (
+        "pet-agreement developers. pet-agreement: agreement of clinical PET measures from "
+        f"automated lesion segmentations with the reference, version {version} [software]. "
+        "Please cite also the papers of the statistics used (references above) and the study "
+        "that defined the analysis (Dzikunu et al. 2025, reference 11)."
+    )
+
 
 _CONNECTIVITY = {6: "6 (faces)", 18: "18 (faces and edges)", 26: "26 (faces, edges and corners)"}
 _CRITERION = {
@@ -162,7 +181,9 @@ def definitions(p: Mapping[str, Any]) -> list[tuple[str, str]]:
             "Method comparisons",
             f"Paired bootstrap (cases resampled jointly, {int(p['n_boot'])} resamples, seed "
             f"{p['seed']}) of the difference of the CCC between the best method and each other "
-            f"method, with a percentile {pct(1 - a)} interval and a two-sided p value.",
+            f"method, with a percentile {pct(1 - a)} interval and a two-sided p value. The best "
+            "method is chosen from the same data, so the p values are also given Holm-adjusted "
+            "over all comparisons (p_holm; Holm 1979).",
         ),
         (
             "Not estimable",
@@ -201,6 +222,8 @@ def methods_markdown(
     ...     "criterion": "suvmax"}, n_cases=20, methods=["a", "b"], metrics=["SUVmax"],
     ...     versions={"pet-agreement": "0.1.0", "python": "3.11"})
     >>> "18-connectivity" in text and "Δ = 20%" in text and "[1]" in text
+    True
+    >>> text.rstrip().endswith("(`cff-version: 1.2.0`).")
     True
     """
     a = p["alpha"]
@@ -241,10 +264,17 @@ def methods_markdown(
         f"interval) [7, 9] and the total deviation index (TDI, {pct(p['tdi_p'])} quantile of the "
         f"absolute differences{f', bootstrap upper limit with {boot} resamples' if boot else ''}) "
         f"[6] described individual agreement. Methods were compared with a paired bootstrap of "
-        f"the difference in CCC ({int(p['n_boot'])} resamples, seed {p['seed']}) [10]. "
+        f"the difference in CCC ({int(p['n_boot'])} resamples, seed {p['seed']}) [10], with "
+        "Holm-adjusted p values because the reference method of the comparisons was chosen "
+        "from the same data [14]. "
         "Differences are "
         "predicted minus reference."
         + (" " + MISSING_TEXT[p["missing"]] if p.get("missing") == "empty" else "")
     )
     refs = "\n".join(f"{i}. {r}" for i, r in enumerate(REFERENCES, 1))
-    return f"# Methods\n\n{para}\n\n## References\n\n{refs}\n"
+    cite = citation(versions.get("pet-agreement", ""))
+    return (
+        f"# Methods\n\n{para}\n\n## References\n\n{refs}\n\n## How to cite\n\n{cite}\n\n"
+        "Machine-readable: `CITATION.cff` at the root of the pet-agreement repository "
+        "(`cff-version: 1.2.0`).\n"
+    )
