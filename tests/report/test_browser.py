@@ -1,4 +1,6 @@
-"""Open the demo report in headless Chromium: every image renders, nothing is fetched.
+"""Open the demo report in headless Chromium at 1280 and 1920 px: it fits the screen (no
+horizontal overflow of the page or of any table), every image renders, the verdicts are there,
+nothing is fetched.
 
 No Python dependency: a probe script, added to a copy of index.html, writes what the page saw
 (image sizes, resource-timing entries) into the DOM, which ``--dump-dom`` prints; Chromium's
@@ -33,9 +35,19 @@ window.addEventListener("load", function () {
     return {width: r.width, height: r.height};
   });
   var resources = performance.getEntriesByType("resource").map(function (e) { return e.name; });
+  var root = document.documentElement;
+  var tables = Array.prototype.map.call(document.querySelectorAll("table"), function (t) {
+    var box = t.parentElement, r = t.getBoundingClientRect();
+    return {scroll: box.scrollWidth, client: box.clientWidth, right: r.right,
+            head: t.tHead ? t.tHead.textContent.slice(0, 60) : ""};
+  });
+  var verdicts = Array.prototype.map.call(document.querySelectorAll("#verdicts li"),
+                                          function (li) { return li.textContent; });
   var pre = document.createElement("pre");
   pre.id = "probe-result";
-  pre.textContent = JSON.stringify({images: images, svgs: svgs, resources: resources});
+  pre.textContent = JSON.stringify({images: images, svgs: svgs, resources: resources,
+    viewport: window.innerWidth, page: {scroll: root.scrollWidth, client: root.clientWidth},
+    tables: tables, verdicts: verdicts});
   document.body.appendChild(pre);
 });
 </script>"""
@@ -66,26 +78,37 @@ def _page_requests(net_log: Path) -> list[str]:
     return urls
 
 
-def _probe(html: str, tmp: Path) -> tuple[dict, list[str]]:
+def _probe(html: str, tmp: Path, width: int = 1280) -> tuple[dict, list[str]]:
     page = tmp / "probe.html"
     page.write_text(html.replace("</body>", PROBE + "</body>"), encoding="utf-8")
     net_log = tmp / "net.json"
     result = _chromium(tmp, f"--log-net-log={net_log}", "--virtual-time-budget=10000",
-                       "--window-size=1280,2000", "--dump-dom", page.as_uri())  # fmt: skip
+                       f"--window-size={width},2000", "--dump-dom", page.as_uri())  # fmt: skip
     found = re.search(r'<pre id="probe-result">(.*?)</pre>', result.stdout, re.S)
     assert found, f"probe did not run: {result.stderr[-2000:]}"
     text = found.group(1).replace("&quot;", '"').replace("&amp;", "&")
     return json.loads(text), _page_requests(net_log)
 
 
-def test_report_renders_offline_in_chromium(demo_report, tmp_path):
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_report_fits_the_screen_offline(demo_report, tmp_path, width):
     html = (demo_report / "index.html").read_text(encoding="utf-8")
-    seen, requests = _probe(html, tmp_path)
-    n_figures = len(list((demo_report / "figures").glob("*.svg")))
-    assert len(seen["images"]) == n_figures > 0
+    seen, requests = _probe(html, tmp_path, width)
+    assert seen["viewport"] == width
+    # No horizontal scrolling: neither the page nor any table is wider than its box.
+    assert seen["page"]["scroll"] <= seen["page"]["client"], seen["page"]
+    assert len(seen["tables"]) > 20
+    for table in seen["tables"]:
+        assert table["scroll"] <= table["client"] and table["right"] <= width, table
+    # The verdicts, one per method, at the top.
+    methods = json.loads((demo_report / "summary.json").read_text())["methods"]
+    assert [v.split(":")[0].strip() for v in seen["verdicts"]] == methods
+    # Every image loaded: the figures (one per PNG in figures/) and the case thumbnails.
+    n_figures = len(list((demo_report / "figures").glob("*.png")))
+    assert len(seen["images"]) >= n_figures > 0
     for image in seen["images"]:
         assert image["complete"] and image["natural"] > 0, image
-        assert image["width"] > 100 and image["height"] > 50, image
+        assert image["width"] > 40 and image["height"] > 40, image
     for svg in seen["svgs"]:
         assert svg["width"] > 0 and svg["height"] > 0, svg
     assert [r for r in seen["resources"] if not r.startswith("data:")] == []
