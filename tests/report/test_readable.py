@@ -70,7 +70,9 @@ def test_demo_verdicts_follow_the_rule(demo_report):
             assert "not interchangeable" in head
         else:
             listed = head.split(" for ", 1)[1].split(" (CCC")[0]
-            assert sorted(re.split(r", | and ", listed)) == sorted(labels[m] for m in good["metric"])
+            assert sorted(re.split(r", | and ", listed)) == sorted(
+                labels[m] for m in good["metric"]
+            )
         assert sentence.split(": ", 1)[1] in html.replace("&#39;", "'")
     assert html.index('id="verdicts"') < html.index('id="summary"')  # at the top
 
@@ -172,7 +174,9 @@ def test_provenance_records_the_git_commit(demo_report):
 def test_no_checkout_gives_a_reason(tmp_path):
     (tmp_path / "agreement").mkdir()
     rec = source_commit(tmp_path / "agreement")
-    assert "git_commit" not in rec and "not installed from a git checkout" in rec["git_commit_omitted"]
+    assert (
+        "git_commit" not in rec and "not installed from a git checkout" in rec["git_commit_omitted"]
+    )
 
 
 # --- figures on request -----------------------------------------------------------------------
