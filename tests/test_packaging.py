@@ -62,7 +62,11 @@ def test_unknown_attribute_raises():
 @pytest.mark.parametrize("command", ["agree", "segengine"])
 def test_console_scripts_help(command):
     result = subprocess.run(
-        [sys.executable, "-c", f"import sys; from {'agreement' if command == 'agree' else 'segengine'}.cli import main; sys.argv=['{command}', '--help']; main()"],
+        [
+            sys.executable,
+            "-c",
+            f"import sys; from {'agreement' if command == 'agree' else 'segengine'}.cli import main; sys.argv=['{command}', '--help']; main()",
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -60,11 +60,17 @@ def case_table(case_id: str, measurements: pd.DataFrame, cases: pd.DataFrame | N
     columns = ["Source"] + [str(METRIC_LABELS.get(m, m)) for m in metrics]
     columns += ["DSC", "TP", "FP", "FN"] if c is not None else []
     rows: list[list[str | Cell]] = [
-        ["reference", *[cell(ref.get(m)) for m in metrics], *(["", "", "", ""] if c is not None else [])]
+        ["reference", *[cell(ref.get(m), integer=m == "lesion_count") for m in metrics],
+         *(["", "", "", ""] if c is not None else [])]
     ]  # fmt: skip
     for method in dict.fromkeys(rows_m["method"].astype(str)):
         row: list[str | Cell] = [Cell(method, cls="method")]
-        row += [cell(wide.loc[method].get(m)) if method in wide.index else "—" for m in metrics]
+        row += [
+            cell(wide.loc[method].get(m), integer=m == "lesion_count")
+            if method in wide.index
+            else "—"
+            for m in metrics
+        ]
         if c is not None:
             row += [cell(c.loc[method, k]) if method in c.index else "—" for k in extra]
         rows.append(row)

@@ -153,9 +153,9 @@ def metric_sections(
                     [
                         Cell(str(o["case_id"]), href=anchors.get(str(o["case_id"]), "")),
                         Cell(str(o["method"]), cls="method"),
-                        cell(o["reference"]),
-                        cell(o["predicted"]),
-                        cell(o["difference"]),
+                        cell(o["reference"], integer=metric == "lesion_count"),
+                        cell(o["predicted"], integer=metric == "lesion_count"),
+                        cell(o["difference"], integer=metric == "lesion_count"),
                     ]
                     for o in sub.to_dict("records")
                 ],

@@ -45,21 +45,26 @@ class HtmlTable:
         return bool(self.rows)
 
 
-def cell(value: Any, low: Any = None, high: Any = None, **kw: Any) -> Cell:
+def cell(
+    value: Any, low: Any = None, high: Any = None, *, integer: bool = False, **kw: Any
+) -> Cell:
     """A numeric :class:`Cell`: the value formatted, its interval under it, sorted by value.
+
+    ``integer`` prints a whole number without decimals (counts such as lesions).
 
     Examples
     --------
     >>> c = cell(0.98765, 0.95, 0.99)
     >>> c.text, c.sub, round(c.sort, 4)
     ('0.988', '[0.950, 0.990]', 0.9877)
-    >>> cell(float("nan")).sort is None
-    True
+    >>> cell(float("nan")).sort is None, cell(3.0, integer=True).text
+    (True, '3')
     """
     number = pd.to_numeric(value, errors="coerce") if value is not None else np.nan
     sort = float(number) if pd.notna(number) and np.isfinite(float(number)) else None
     sub = fmt_ci(low, high) if low is not None or high is not None else ""
-    return Cell(fmt(value), "" if sub == "—" else sub, sort, **kw)
+    whole = integer and sort is not None and float(sort).is_integer()
+    return Cell(fmt(int(sort)) if whole else fmt(value), "" if sub == "—" else sub, sort, **kw)
 
 
 def fmt(value: Any, digits: int = 3) -> str:

@@ -14,7 +14,7 @@ from figures.coverage import coverage_tdi
 from figures.dsc import distributions, dsc_dmax_quartiles, dsc_scenarios, dsc_tmtv_thresholds
 from figures.facets import facets, keyed
 from figures.forest import tost_forest
-from figures.radar import ccc_radar
+from figures.radar import ccc_intervals, ccc_radar
 from figures.render import render_all
 from figures.style import (
     EQUIVALENT_COLOR,
@@ -318,6 +318,7 @@ def test_distributions_by_fold_and_twenty_methods(synth):
     ("draw", "column"),
     [
         (ccc_radar, "ccc"),
+        (ccc_intervals, "ccc_ci_low"),
         (tost_forest, "equivalent"),
         (coverage_tdi, "cp_ci_high"),
     ],
@@ -344,3 +345,39 @@ def test_render_all_passes_margin_and_bland_altman_methods(paper_tables):
     assert [k for k in figs if k.startswith("bland_altman_") and k != "bland_altman_modified"] == [
         "bland_altman_unet-l1dfl"
     ]
+
+
+def test_ccc_intervals_draw_the_table(synth):
+    table = synth.agreement(["u/a", "u/b"])
+    fig = ccc_intervals(table)
+    assert fig.axes[0].get_title() == "SUVmax"
+    row = table[(table["method"] == "u/a") & (table["metric"] == "suv_max")].iloc[0]
+    lines = fig.axes[0].lines
+    intervals = [tuple(ln.get_xdata()) for ln in lines if len(ln.get_xdata()) == 2]
+    dots = [ln.get_xdata()[0] for ln in lines if ln.get_marker() == "o"]
+    assert (row["ccc_ci_low"], row["ccc_ci_high"]) in intervals
+    assert row["ccc"] in dots
+
+
+def test_no_text_under_7_pt_and_units_on_every_row(synth):
+    # Journals ask for >= 7 pt at print size (the figures are drawn at print size: 3.5/7.2 in).
+    from figures.render import render_all
+
+    methods = ["unet/dice", "unet/l1dfl", "segresnet/dice"]
+    cases = synth.cases(methods, n_cases=8)
+    figs = render_all(synth.measurements(methods, n_cases=8), agreement=synth.agreement(methods),
+                      cases=cases, lesions=synth.lesions(cases))  # fmt: skip
+    for name, fig in figs.items():
+        fig.canvas.draw()  # tick labels exist after a draw
+        for text in fig.findobj(
+            match=lambda a: hasattr(a, "get_fontsize") and hasattr(a, "get_text")
+        ):
+            if text.get_text().strip() and text.get_visible():
+                assert text.get_fontsize() >= 7, (name, text.get_text())
+    grid = figs["bland_altman_modified"]
+    labels = [ax.get_xlabel() for ax in grid.axes if ax.get_visible()]
+    assert all(label.startswith("Reference ") for label in labels)
+    assert "Reference TMTV (ml)" in labels and "Reference SUVmax (SUV)" in labels
+    bars = figs["coverage_tdi"]
+    bottom = bars.axes[-1]
+    assert [t.get_text() for t in bottom.get_xticklabels()] == ["dice", "l1dfl"]

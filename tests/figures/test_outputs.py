@@ -117,6 +117,7 @@ def test_render_all_names_and_skips(synth):
     )
     assert list(figs) == [
         "ccc_radar",
+        "ccc_intervals",
         "tost_forest",
         "bland_altman_modified",
         "coverage_tdi",
