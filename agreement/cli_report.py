@@ -44,6 +44,12 @@ def _formats(ctx: click.Context, param: click.Parameter, value: str) -> tuple[st
     return names or ("png",)
 
 
+def _workers(given: int | None) -> int:
+    from agreement.measures.cohort import default_workers
+
+    return int(given) if given else default_workers()
+
+
 STATS_KEYS = ("alpha", "margin", "delta", "tdi_p", "bootstrap", "seed")
 MEASURE_KEYS = (
     "connectivity", "criterion", "iou_threshold", "label", "reference_label", "pred_label",
@@ -253,6 +259,7 @@ def _run_report(
         inputs=inputs,
         timings=timings,
         volumes=volumes,
+        workers=_workers(options.get("workers")),
         progress=progress,
         **stats,
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
+from functools import partial
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -42,15 +44,17 @@ def render_all(
     margin: float = 0.2,
     bland_altman_methods: list[str] | None = None,
     illustrations: bool = False,
+    strata: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, Figure]:
     """Draw every figure whose inputs are present; return them by name, in a stable order.
 
-    Names: ``ccc_radar``, ``ccc_intervals``, ``tost_forest``, ``bland_altman_modified``, ``coverage_tdi``,
-    ``bland_altman_<method>`` (one per method) from the measurements and agreement tables;
-    with ``cases``: ``dsc_scenarios``, ``dsc_distributions``, ``dsc_tmtv_thresholds`` (needs
-    metric ``tmtv``; adds the lesion level with ``lesions``) and ``dsc_dmax_quartiles``
-    (needs metric ``dmax`` and multiple-lesion cases); with ``illustrations``:
-    ``l1_weighting`` and ``loss_curves``. A figure whose columns are missing is skipped.
+    Names: ``ccc_radar``, ``ccc_intervals``, ``tost_forest``, ``bland_altman_modified``,
+    ``coverage_tdi``, ``bland_altman_<method>`` (one per method) from the measurements and
+    agreement tables; with ``cases``: ``dsc_scenarios``, ``dsc_distributions``,
+    ``dsc_tmtv_thresholds`` (needs metric ``tmtv``; adds the lesion level with ``lesions``) and
+    ``dsc_dmax_quartiles`` (needs metric ``dmax`` and multiple-lesion cases); with
+    ``illustrations``: ``l1_weighting`` and ``loss_curves``. A figure whose columns are missing
+    is skipped. :func:`plan_figures` gives the same names without drawing.
 
     Parameters
     ----------
@@ -69,6 +73,9 @@ def render_all(
         Methods that get a classic Bland-Altman figure; every method if None.
     illustrations : bool
         Also draw the data-independent loss illustrations.
+    strata : mapping, optional
+        The stratified tables already computed (``dsc_by_tmtv`` with its ``level`` column,
+        ``dsc_by_dmax``, as the report writes them), so they are not computed twice.
 
     Examples
     --------
@@ -79,32 +86,59 @@ def render_all(
     >>> sorted(render_all(m, agreement=a))
     ['bland_altman_modified', 'bland_altman_x', 'ccc_radar']
     """
+    plan = plan_figures(
+        measurements, agreement=agreement, cases=cases, lesions=lesions, width=width,
+        margin=margin, bland_altman_methods=bland_altman_methods, illustrations=illustrations,
+        strata=strata,
+    )  # fmt: skip
+    return {name: draw() for name, draw in plan.items()}
+
+
+def plan_figures(
+    measurements: pd.DataFrame,
+    *,
+    agreement: pd.DataFrame | None = None,
+    cases: pd.DataFrame | None = None,
+    lesions: pd.DataFrame | None = None,
+    width: str | float = "double",
+    margin: float = 0.2,
+    bland_altman_methods: list[str] | None = None,
+    illustrations: bool = False,
+    strata: Mapping[str, pd.DataFrame] | None = None,
+) -> dict[str, Callable[[], Figure]]:
+    """The figures :func:`render_all` would draw, by name, each as a call that draws it.
+
+    Lets a caller draw figures one at a time or in other processes (the report does, with
+    ``-j N``). Arguments as :func:`render_all`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> m = pd.DataFrame({"case_id": ["a", "b"], "method": "x", "metric": "tmtv",
+    ...                   "reference": [1.0, 2.0], "predicted": [1.1, 2.2]})
+    >>> a = pd.DataFrame({"method": ["x"], "metric": ["tmtv"], "ccc": [0.9], "ba_bias": [0.15]})
+    >>> plan = plan_figures(m, agreement=a)
+    >>> list(plan), type(plan["ccc_radar"]()).__name__
+    (['ccc_radar', 'bland_altman_modified', 'bland_altman_x'], 'Figure')
+    """
     if agreement is None:
         from agreement import agreement_table
 
         agreement = agreement_table(measurements)
-    figs: dict[str, Figure] = {}
+    plan: dict[str, Callable[[], Figure]] = {}
     if _has(agreement, "method", "metric", "ccc"):
-        figs["ccc_radar"] = ccc_radar(agreement, width=width)
+        plan["ccc_radar"] = partial(ccc_radar, agreement, width=width)
     if _has(agreement, "method", "metric", "ccc", "ccc_ci_low", "ccc_ci_high"):
-        figs["ccc_intervals"] = ccc_intervals(agreement, width=width)
-    if _has(
-        agreement,
-        "method",
-        "metric",
-        "tost_ci_low",
-        "tost_ci_high",
-        "tost_lower",
-        "tost_upper",
-        "equivalent",
-    ):
-        figs["tost_forest"] = tost_forest(agreement, width=width)
+        plan["ccc_intervals"] = partial(ccc_intervals, agreement, width=width)
+    tost = ("tost_ci_low", "tost_ci_high", "tost_lower", "tost_upper", "equivalent")
+    if _has(agreement, "method", "metric", *tost):
+        plan["tost_forest"] = partial(tost_forest, agreement, width=width)
     if _has(measurements, "case_id", "method", "metric", "reference", "predicted"):
-        figs["bland_altman_modified"] = modified_bland_altman(
-            measurements, agreement, margin=margin, width=width
+        plan["bland_altman_modified"] = partial(
+            modified_bland_altman, measurements, agreement, margin=margin, width=width
         )
     if _has(agreement, "method", "metric", "cp", "cp_ci_low", "cp_ci_high", "tdi"):
-        figs["coverage_tdi"] = coverage_tdi(agreement, width=width)
+        plan["coverage_tdi"] = partial(coverage_tdi, agreement, width=width)
     if _has(agreement, "method", "metric", "ba_bias") and _has(
         measurements, "reference", "predicted"
     ):
@@ -112,15 +146,15 @@ def render_all(
         if bland_altman_methods is not None:
             methods = [m for m in methods if m in set(bland_altman_methods)]
         for method in methods:
-            figs[f"bland_altman_{safe_name(method)}"] = bland_altman_plot(
-                measurements, agreement, method=method, width=width
+            plan[f"bland_altman_{safe_name(method)}"] = partial(
+                bland_altman_plot, measurements, agreement, method=method, width=width
             )
     if _has(cases, "method", "dsc"):
-        figs.update(_case_figures(measurements, cases, lesions, width))
+        plan.update(_case_figures(measurements, cases, lesions, width, strata or {}))
     if illustrations:
-        figs["l1_weighting"] = l1_weighting(width=width)
-        figs["loss_curves"] = loss_curve_plot(width="single" if width == "single" else 3.5)
-    return figs
+        plan["l1_weighting"] = partial(l1_weighting, width=width)
+        plan["loss_curves"] = partial(loss_curve_plot, width="single" if width == "single" else 3.5)
+    return plan
 
 
 def _case_figures(
@@ -128,24 +162,33 @@ def _case_figures(
     cases: pd.DataFrame,
     lesions: pd.DataFrame | None,
     width: str | float,
-) -> dict[str, Figure]:
+    strata: Mapping[str, pd.DataFrame],
+) -> dict[str, Callable[[], Figure]]:
     from agreement.summary import dsc_by_dmax_quartile, dsc_by_tmtv_threshold
 
-    figs: dict[str, Figure] = {}
-    if "scenario" in cases.columns or "n_reference_lesions" in cases.columns:
-        figs["dsc_scenarios"] = dsc_scenarios(cases, width=width)
-    if _has(cases, "fpv", "fnv"):
-        figs["dsc_distributions"] = distributions(cases, width=width)
+    plan: dict[str, Callable[[], Figure]] = {}
     has_scenario = "scenario" in cases.columns or "n_reference_lesions" in cases.columns
+    if has_scenario:
+        plan["dsc_scenarios"] = partial(dsc_scenarios, cases, width=width)
+    if _has(cases, "fpv", "fnv"):
+        plan["dsc_distributions"] = partial(distributions, cases, width=width)
     metrics = set(measurements["metric"]) if "metric" in measurements.columns else set()
     if has_scenario and "case_id" in cases.columns and "tmtv" in metrics:
-        patient = dsc_by_tmtv_threshold(cases, measurements, level="patient")
-        lesion = None
-        if _has(lesions, "case_id", "method", "side", "lesion_id", "volume", "lesion_dsc"):
-            lesion = dsc_by_tmtv_threshold(cases, measurements, level="lesion", lesions=lesions)
-        figs["dsc_tmtv_thresholds"] = dsc_tmtv_thresholds(patient, lesion, width=width)
+        given = strata.get("dsc_by_tmtv")
+        if given is not None and "level" in given.columns:
+            patient = given[given["level"] == "patient"].drop(columns="level")
+            lesion = given[given["level"] == "lesion"].drop(columns="level")
+            lesion = None if lesion.empty else lesion
+        else:
+            patient = dsc_by_tmtv_threshold(cases, measurements, level="patient")
+            lesion = None
+            if _has(lesions, "case_id", "method", "side", "lesion_id", "volume", "lesion_dsc"):
+                lesion = dsc_by_tmtv_threshold(cases, measurements, level="lesion", lesions=lesions)
+        plan["dsc_tmtv_thresholds"] = partial(dsc_tmtv_thresholds, patient, lesion, width=width)
     if has_scenario and "case_id" in cases.columns and "dmax" in metrics:
-        table = dsc_by_dmax_quartile(cases, measurements)
+        table = strata.get("dsc_by_dmax")
+        if table is None:
+            table = dsc_by_dmax_quartile(cases, measurements)
         if not table.empty:
-            figs["dsc_dmax_quartiles"] = dsc_dmax_quartiles(table, width=width)
-    return figs
+            plan["dsc_dmax_quartiles"] = partial(dsc_dmax_quartiles, table, width=width)
+    return plan

@@ -307,6 +307,21 @@ def _summaries(
     return out
 
 
+#: Drawn first when figures are drawn in parallel (the slowest first keeps the workers busy).
+_SLOW_FIRST = ("coverage_tdi", "bland_altman_modified", "tost_forest", "dsc_tmtv_thresholds")
+
+
+def _draw_one(
+    name: str, plan_kwargs: dict[str, Any], stem: Path, formats: tuple[str, ...]
+) -> list[Path]:
+    """Draw one figure of the plan and save it (runs in a worker with ``workers > 1``)."""
+    from figures.render import plan_figures
+    from figures.style import save_figure
+
+    fig = plan_figures(**plan_kwargs)[name]()
+    return save_figure(fig, stem, formats=formats, dpi=PAGE_DPI)
+
+
 def _figures(
     measurements: pd.DataFrame,
     agreement: pd.DataFrame,
@@ -317,30 +332,43 @@ def _figures(
     best: str | None,
     margin: float,
     formats: tuple[str, ...] = ("png",),
+    strata: Mapping[str, pd.DataFrame] | None = None,
+    workers: int = 1,
 ) -> list[dict[str, str]]:
-    """Draw each figure once; PNG (embedded in the page) plus the vector ``formats`` asked for."""
+    """Draw each figure once; PNG (embedded in the page) plus the vector ``formats`` asked for.
+
+    With ``workers > 1`` the figures are drawn in that many processes (joblib, the pool that
+    measured the cases when there was one).
+    """
     import base64
 
-    from figures.render import render_all, safe_name
-    from figures.style import save_figure
+    from figures.render import plan_figures, safe_name
 
     # One classic Bland-Altman plot (the best method's); the grid shows every method.
-    figs = render_all(
-        measurements,
-        agreement=agreement,
-        cases=cases,
-        lesions=lesions,
-        width=width,
-        margin=margin,
-        bland_altman_methods=[best] if best else [],
-    )
+    plan_kwargs: dict[str, Any] = {
+        "agreement": agreement, "cases": cases, "lesions": lesions, "width": width,
+        "margin": margin, "bland_altman_methods": [best] if best else [], "strata": strata,
+    }  # fmt: skip
+    names = list(plan_figures(measurements, **plan_kwargs))
+    plan_kwargs["measurements"] = measurements
     keep = f"bland_altman_{safe_name(best)}" if best else None
     folder.mkdir(exist_ok=True)
     wanted = ("png", *[f for f in formats if f != "png"])
+    stems = {n: folder / "".join(c if c.isalnum() or c in "-_" else "_" for c in n) for n in names}
+    order = [n for n in _SLOW_FIRST if n in names] + [n for n in names if n not in _SLOW_FIRST]
+    if workers > 1 and len(names) > 1:
+        from joblib import Parallel, delayed
+
+        jobs = min(workers, len(names))
+        drawn = Parallel(n_jobs=jobs)(
+            delayed(_draw_one)(n, plan_kwargs, stems[n], wanted) for n in order
+        )
+        paths = dict(zip(order, drawn, strict=True))
+    else:
+        paths = {n: _draw_one(n, plan_kwargs, stems[n], wanted) for n in names}
     out = []
-    for name, fig in figs.items():
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(name))
-        paths = save_figure(fig, folder / safe, formats=wanted, dpi=PAGE_DPI)
+    for name in names:
+        safe = stems[name].name
         if name == keep:
             title, caption = (
                 f"Bland–Altman, {best}",
@@ -350,14 +378,14 @@ def _figures(
             )
         else:
             title, caption = FIGURE_TEXT.get(safe, (safe.replace("_", " ").capitalize(), ""))
-        png = base64.b64encode(paths[0].read_bytes()).decode("ascii")
+        png = base64.b64encode(paths[name][0].read_bytes()).decode("ascii")
         out.append(
             {
                 "name": safe,
                 "title": title,
                 "caption": caption,
                 "src": "data:image/png;base64," + png,
-                "files": ", ".join(p.name for p in paths),
+                "files": ", ".join(p.name for p in paths[name]),
             }
         )
     return out
@@ -430,6 +458,7 @@ def build_report(
     command: str | None = None,
     timings: Mapping[str, float] | None = None,
     volumes: Mapping[str, Mapping[str, Any]] | None = None,
+    workers: int = 1,
     title: str = "PET segmentation agreement report",
     progress: Any = True,
 ) -> Path:
@@ -476,6 +505,8 @@ def build_report(
     volumes : mapping, optional
         Per case id: ``{"pet": path, "reference": path, "predictions": {method: path}}``, for
         the MIP thumbnails of the outlier cases (none without it).
+    workers : int
+        Processes drawing the figures (``agree report -j N`` passes its ``N``).
     progress : bool or tqdm
         Show a progress display, or advance this tqdm bar by one per stage.
 
@@ -555,6 +586,8 @@ def build_report(
                     best,
                     params["margin"],
                     figure_formats,
+                    tables,
+                    workers,
                 )
             with stage("tables"):
                 _step(bar, "tables")

@@ -206,7 +206,7 @@ def test_failure_mid_report_leaves_no_folder(tmp_path, monkeypatch, helpers):
     def broken(*args, **kwargs):
         raise RuntimeError("figure failed")
 
-    monkeypatch.setattr(figures.render, "render_all", broken)
+    monkeypatch.setattr(figures.render, "plan_figures", broken)
     measurements, _ = helpers.tables(tmp_path)
     out = tmp_path / "out" / "report"
     with pytest.raises(RuntimeError, match="figure failed"):
