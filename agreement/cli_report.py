@@ -45,9 +45,10 @@ def _formats(ctx: click.Context, param: click.Parameter, value: str) -> tuple[st
 
 
 def _workers(given: int | None) -> int:
-    from agreement.measures.cohort import default_workers
-
-    return int(given) if given else default_workers()
+    """Processes drawing the figures: ``-j N`` when given, else 1. Measured on the demo
+    (bench/bench_report.py): fresh worker processes import matplotlib and pandas again, which
+    costs more than the ten figures take to draw."""
+    return int(given) if given else 1
 
 
 STATS_KEYS = ("alpha", "margin", "delta", "tdi_p", "bootstrap", "seed")
