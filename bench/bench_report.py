@@ -1,6 +1,6 @@
 """How long does ``agree report`` take against ``agree measure`` alone, on the same folder?
 
-    python bench/bench_report.py [--repeat 3] [--workers N] [--cohort DIR]
+    python bench/bench_report.py [--repeat 3] [--workers N] [--cohort DIR] [--baseline DIR]
 
 Runs, in one process tree and interleaved (measure, report, measure, report, …), the two
 commands a user runs on the bundled demo cohort (30 cases × 6 methods):
@@ -14,13 +14,15 @@ measure (the target is ≤ 2.5) and where the report's time goes (its ``provenan
 wall clock, median over the repeats). On a shared machine the CPU ratio is the stable one; with
 ``-j 1`` on an idle machine the two agree. ``--cohort DIR`` takes another cohort in the
 demo's layout (``pred/``, ``reference/``, ``pet/``), e.g. one written by
-``python examples/build_demo_cohort.py -o DIR --shape small``.
+``python examples/build_demo_cohort.py -o DIR --shape small``. ``--baseline DIR`` also times
+``agree report`` of another checkout (e.g. a worktree of an older commit) in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -34,14 +36,20 @@ from agreement.report.demo import DemoData, demo_data
 STEPS = ["measure", "statistics", "figures", "tables", "provenance", "html"]
 
 
-def _run(command: str, data: DemoData, out: Path, workers: int | None) -> tuple[float, float]:
-    """Wall-clock and CPU seconds (user + system, the whole process tree) of one command."""
+def _run(
+    command: str, data: DemoData, out: Path, workers: int | None, source: Path | None = None
+) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (user + system, the whole process tree) of one command.
+
+    ``source`` runs the ``agreement`` package of another checkout (PYTHONPATH) instead of ours.
+    """
     args = [sys.executable, "-m", "agreement.cli", command, str(data.pred), "--reference",
             str(data.reference), "--pet", str(data.pet), "-o", str(out), "--no-progress",
             *(["-j", str(workers)] if workers else [])]  # fmt: skip
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(args, check=True, capture_output=True)
+    env = None if source is None else {**os.environ, "PYTHONPATH": str(source)}
+    subprocess.run(args, check=True, capture_output=True, env=env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -58,6 +66,12 @@ def main() -> None:
         help="-j N for both commands (default: none, each command's default)",
     )
     parser.add_argument("--cohort", type=Path, default=None, help="default: the bundled demo")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another checkout: its agree report is timed in the same run",
+    )
     args = parser.parse_args()
     data = (
         demo_data()
@@ -66,27 +80,35 @@ def main() -> None:
             args.cohort, args.cohort / "pred", args.cohort / "reference", args.cohort / "pet"
         )  # fmt: skip
     )
-    walls: dict[str, list[float]] = {"measure": [], "report": []}
-    cpus: dict[str, list[float]] = {"measure": [], "report": []}
+    commands = ["measure", "report"] + (["baseline"] if args.baseline else [])
+    walls: dict[str, list[float]] = {c: [] for c in commands}
+    cpus: dict[str, list[float]] = {c: [] for c in commands}
     steps: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeat):
-            for command in ("measure", "report"):
+            for command in commands:
                 out = Path(tmp) / f"{command}{i}"
-                wall, cpu = _run(command, data, out, args.workers)
+                source = args.baseline if command == "baseline" else None
+                cli = "report" if command == "baseline" else command
+                wall, cpu = _run(cli, data, out, args.workers, source)
                 walls[command].append(wall)
                 cpus[command].append(cpu)
-            steps.append(json.loads((out / "provenance.json").read_text())["timings_s"])
+            report_out = Path(tmp) / f"report{i}"
+            steps.append(json.loads((report_out / "provenance.json").read_text())["timings_s"])
     name = args.cohort or "the demo cohort"
     jobs = f"-j {args.workers}" if args.workers else "default -j"
     print(f"{name}, {jobs}, median of {args.repeat} interleaved runs")
     for label, values in (("wall clock", walls), ("CPU time", cpus)):
         measure, report = (statistics.median(values[c]) for c in ("measure", "report"))
-        for command in ("measure", "report"):
+        for command in commands:
             runs = ", ".join(f"{t:.2f}" for t in values[command])
-            print(f"  {label:<10} agree {command:<8}{statistics.median(values[command]):7.2f} s"
+            name_ = "report (baseline)" if command == "baseline" else command
+            print(f"  {label:<10} agree {name_:<18}{statistics.median(values[command]):7.2f} s"
                   f"   runs: {runs}")  # fmt: skip
         print(f"  {label:<10} report / measure = {report / measure:.2f}   (target <= 2.5)")
+        if args.baseline:
+            base = statistics.median(values["baseline"])
+            print(f"  {label:<10} baseline report / measure = {base / measure:.2f}")
     print("inside agree report (provenance.json timings_s, median):")
     for step in STEPS:
         print(f"  {step:<12}{statistics.median(s.get(step, 0.0) for s in steps):7.2f} s")
