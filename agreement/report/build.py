@@ -593,7 +593,14 @@ def build_report(
                 _step(bar, "tables")
                 ext = "." + table_format
                 _write_all(
-                    tmp, ext, measurements, cases, lesions, failed, agreement, comparisons,
+                    tmp,
+                    ext,
+                    measurements,
+                    cases,
+                    lesions,
+                    failed,
+                    agreement,
+                    comparisons,
                     {"missing" + ext: missing, **{f"{k}.csv": v for k, v in tables.items()}},
                 )
             with stage("provenance"):

@@ -6,7 +6,8 @@ edge of McBride's "moderate") **and** the TOST shows the mean difference equival
 A metric fails when either does not hold; the sentence then says why (the CCC below 0.90, not
 shown equivalent) and in which direction the method errs on average (the mean of predicted −
 reference). A metric whose CCC or TOST cannot be estimated (fewer than 3 cases, no spread) is
-*not assessable*. Nothing here computes a statistic: the inputs are the agreement table's columns.
+*not assessable*, and so is one with fewer than 3 paired cases whatever the table holds.
+Nothing here computes a statistic: the inputs are the agreement table's columns.
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ def method_verdicts(agreement: pd.DataFrame, *, margin: float = 0.2) -> list[Ver
         for r in rows:
             ccc = float(pd.to_numeric(r.get("ccc", np.nan), errors="coerce"))
             equivalent = _as_bool(r.get("equivalent"))
-            if not np.isfinite(ccc) or equivalent is None:
+            n = float(pd.to_numeric(r.get("n", np.nan), errors="coerce"))
+            if not np.isfinite(ccc) or equivalent is None or n < 3:
                 unknown.append(r)
             elif ccc >= CCC_THRESHOLD and equivalent:
                 good.append(r)

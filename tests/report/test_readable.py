@@ -39,18 +39,26 @@ def test_verdict_rule_on_each_branch():
             {"metric": "tmtv", "ccc": 0.85, "equivalent": True, "tost_mean_diff": -2.31},
             # not estimable
             {"metric": "dmax", "ccc": np.nan, "equivalent": np.nan, "tost_mean_diff": np.nan},
+            # two cases: a CCC exists but says nothing; TOST is False by convention
+            {
+                "metric": "lesion_count",
+                "ccc": 0.95,
+                "equivalent": False,
+                "tost_mean_diff": 0.5,
+                "n": 2,
+            },
         ]
-    ).assign(method="unet/l1dfl", unit=["SUV", "SUV·ml", "ml", "cm"])
+    ).assign(method="unet/l1dfl", unit=["SUV", "SUV·ml", "ml", "cm", "count"])
     (v,) = method_verdicts(table, margin=0.2)
     assert CCC_THRESHOLD == 0.90
     assert v.interchangeable == ("suv_max",)
     assert v.not_interchangeable == ("tla", "tmtv")
-    assert v.not_assessable == ("dmax",)
+    assert v.not_assessable == ("lesion_count", "dmax")
     assert v.sentence == (
         "unet/l1dfl: interchangeable with the reference for SUVmax (CCC ≥ 0.90, equivalent "
         "within ±20%); not for TLA (over-estimates by 12 SUV·ml on average, not equivalent) and "
-        "TMTV (under-estimates by 2.3 ml on average, CCC 0.85); not assessable for Dmax (fewer "
-        "than 3 paired cases or no spread)."
+        "TMTV (under-estimates by 2.3 ml on average, CCC 0.85); not assessable for Lesion count "
+        "and Dmax (fewer than 3 paired cases or no spread)."
     )
 
 
