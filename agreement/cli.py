@@ -32,8 +32,9 @@ def _one_line_warning(
 class AgreeGroup(click.Group):
     """A click group whose user errors are one line on stderr and exit code 2.
 
-    :class:`InputError` raised anywhere below a command becomes a :class:`UserError`, and
-    click's own usage errors (a bad option value, a missing argument) are printed as one
+    :class:`InputError` raised anywhere below a command becomes a :class:`UserError`, so does
+    a :class:`PermissionError` (an unreadable input, a read-only output folder: one line
+    naming the path), and click's own usage errors (a bad option value, a missing argument) are printed as one
     ``Error: ...`` line instead of the usage block.
     """
 
@@ -44,6 +45,8 @@ class AgreeGroup(click.Group):
                 return super().invoke(ctx)
         except InputError as exc:
             raise UserError(str(exc).splitlines()[0] if str(exc) else repr(exc)) from None
+        except PermissionError as exc:
+            raise UserError(permission_message(exc)) from None
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         if not standalone_mode:
@@ -62,6 +65,18 @@ class AgreeGroup(click.Group):
             click.echo("Aborted!", err=True)
             sys.exit(1)
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def permission_message(exc: PermissionError) -> str:
+    """``PATH: permission denied (...)``: one line naming the path that could not be used.
+
+    Examples
+    --------
+    >>> permission_message(PermissionError(13, "Permission denied", "out/report"))
+    'out/report: permission denied (check its owner and mode, and those of its folders)'
+    """
+    path = exc.filename if exc.filename is not None else "a file or folder"
+    return f"{path}: permission denied (check its owner and mode, and those of its folders)"
 
 
 @click.group(cls=AgreeGroup, context_settings={"help_option_names": ["-h", "--help"]})

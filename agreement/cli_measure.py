@@ -288,11 +288,13 @@ def measure(pred: Path | None, output: Path, fmt: str, overwrite: bool, resume: 
     <patient>/<study>/PRED.nii.gz folders. Files are paired with the reference and PET by case
     id. --datalist FILE.json takes the cohort from a MONAI datalist instead.
     """
-    from agreement.atomic import atomic_dir
+    from agreement.atomic import atomic_dir, check_output_dir
 
     if dry_run:
         _dry_run(pred, options)
         return
+    inputs = [pred, options.get("reference"), options.get("pet")]
+    check_output_dir(output, overwrite=overwrite or resume, inputs=inputs)
     previous = None
     if output.exists():
         if resume:
@@ -317,7 +319,7 @@ def measure(pred: Path | None, output: Path, fmt: str, overwrite: bool, resume: 
     if previous is not None:
         click.echo(f"resume: kept {len(options['skip_cases'])} finished case(s)")
         result = _combine(previous, result, options["skip_cases"])
-    with atomic_dir(output, overwrite=overwrite or resume) as tmp:
+    with atomic_dir(output, overwrite=overwrite or resume, inputs=inputs) as tmp:
         write_outputs(result, tmp, fmt)
     echo_missing(result, output / f"missing.{fmt}")
     click.echo(f"{result.summary()}; tables in {output}")
@@ -382,9 +384,10 @@ def merge(shards: tuple[Path, ...], output: Path, fmt: str | None, overwrite: bo
     """Concatenate the tables of several ``agree measure --shard`` outputs (CSV or Parquet)."""
     import pandas as pd
 
-    from agreement.atomic import atomic_dir
+    from agreement.atomic import atomic_dir, check_output_dir
     from agreement.tables import write_table
 
+    check_output_dir(output, overwrite=overwrite, inputs=shards)
     names = (*TABLES, "missing", "failed")
     optional = ("missing", "failed")
     frames: dict[str, list[pd.DataFrame]] = {name: [] for name in names}
@@ -409,7 +412,7 @@ def merge(shards: tuple[Path, ...], output: Path, fmt: str | None, overwrite: bo
                     f"{folder}: case {key[0]!r}, method {key[1]!r} is also in {owner[tuple(key)]}"
                 )
             owner[tuple(key)] = folder
-    with atomic_dir(output, overwrite=overwrite) as tmp:
+    with atomic_dir(output, overwrite=overwrite, inputs=shards) as tmp:
         for name in names:
             parts = [df for df in frames[name] if len(df)]
             if not parts:

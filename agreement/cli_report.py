@@ -148,13 +148,16 @@ def run_report(
         if reference is not None or pet is not None:
             raise InputError(not_a_mask_folder(source))
         table_format(source)  # an image, not a table: says so
-    if output.exists() and not overwrite:
-        raise InputError(f"{output}: output folder exists; pass --overwrite to replace it")
+    from agreement.atomic import check_output_dir
+
+    check_output_dir(
+        output, overwrite=overwrite, inputs=[source, reference, pet, cases, lesions, failed]
+    )
     progress: Any = not options.get("no_progress", False)
     if progress:  # one display for the whole run: cases while measuring, then the report steps
-        from tqdm.auto import tqdm
+        from agreement.progress import progress_bar
 
-        progress = tqdm(total=5, desc="report", unit="step", leave=False)
+        progress = progress_bar(total=5, desc="report", unit="step")
     try:
         return _run_report(source, output, reference, pet, cases, lesions, failed, overwrite,
                            n_boot, width, fmt, progress, figure_formats, **options)  # fmt: skip

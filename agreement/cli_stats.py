@@ -105,6 +105,8 @@ def stats(
     from agreement.tables import UnpairedWarning, read_measurements, table_format, write_table
 
     table_format(output)
+    if output.resolve() == measurements.resolve():
+        raise InputError(f"{output}: -o is the input table; choose another file name")
     if output.is_dir():
         raise InputError(f"{output}: is a folder; give the agreement table's file name")
     if output.exists() and not overwrite:
@@ -117,5 +119,5 @@ def stats(
     result = agreement_table(
         table, alpha=alpha, margin=margin, delta=delta, tdi_p=tdi_p, bootstrap=bootstrap, seed=seed
     )
-    write_table(result, output)
+    write_table(result, output, overwrite=overwrite)
     click.echo(f"wrote {output} ({len(result)} rows)")

@@ -6,8 +6,10 @@ Writes are atomic (temporary file, then rename).
 
 from __future__ import annotations
 
+import csv
 import math
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Literal
@@ -119,20 +121,23 @@ def read_table(
     try:
         if kind == "parquet":
             return pd.read_parquet(path)
+        sep = "\t" if kind == "tsv" else ","
+        _check_delimiter(path, sep)
         with warnings.catch_warnings():
             # index_col=False: a trailing delimiter must not shift every column by one;
             # a row with more values than the header has columns is an error, not data loss
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            return pd.read_csv(
-                path, sep="\t" if kind == "tsv" else ",", dtype=dtype, index_col=False
-            )
-    except pd.errors.ParserWarning:
-        raise InputError(
-            f"{path}: cannot read table: a row has more values than the header has columns"
-        ) from None
+            table = pd.read_csv(path, sep=sep, dtype=dtype, index_col=False)
+        return _unquote(table)
+    except InputError:
+        raise
+    except (pd.errors.ParserWarning, pd.errors.ParserError) as exc:
+        ragged = _ragged_line(path, "\t" if kind == "tsv" else ",")
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: cannot read table: {ragged or first}") from None
     except ImportError as exc:
         raise InputError(f"{path}: reading Parquet needs pyarrow ({exc})") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+    except (pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: cannot read table: {first}") from None
     except ValueError as exc:  # pyarrow errors on a non-Parquet file
@@ -140,27 +145,141 @@ def read_table(
         raise InputError(f"{path}: cannot read table: {first}") from None
 
 
-def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+_DELIMITERS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+def _header(path: Path) -> str:
+    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+        for line in fh:
+            if line.strip():
+                return line
+    return ""
+
+
+def _check_delimiter(path: Path, sep: str) -> None:
+    """InputError when the header is split by another delimiter than the extension says."""
+    header = _header(path)
+    if sep in header:
+        return
+    found = max(_DELIMITERS, key=header.count)
+    if header.count(found) == 0:
+        return  # one column: let the column checks name what is missing
+    fix = (
+        "save it comma-separated with '.' as the decimal mark"
+        if sep == ","
+        else "save it tab-separated, or as .csv if it is comma-separated"
+    )
+    raise InputError(
+        f"{path}: columns are separated by {_DELIMITERS[found]} ({found!r}), not "
+        f"{_DELIMITERS[sep]}; {fix}"
+    )
+
+
+def _ragged_line(path: Path, sep: str) -> str | None:
+    """``line N has M values, the header K`` for the first row longer than the header."""
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+            reader = csv.reader(fh, delimiter=sep)
+            width = None
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue
+                n = len(row) - (row[-1] == "")  # a trailing delimiter adds no value
+                if width is None:
+                    width = n
+                elif n > width:
+                    hint = (
+                        " (decimal commas? write numbers with '.')"
+                        if sep == "," and re.search(r"\d,\d", sep.join(row))
+                        else ""
+                    )
+                    return (
+                        f"line {reader.line_num} has {n} values, the header {width} columns{hint}"
+                    )
+    except (OSError, csv.Error):
+        return None
+    return None
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(inf|nan)", re.IGNORECASE)
+
+
+def _formula_like(text: str) -> bool:
+    """A cell a spreadsheet would run as a formula: starts with = + - @ tab or CR, not a number."""
+    return text[:1] in _FORMULA_START and _NUMBER.fullmatch(text) is None
+
+
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with text cells that a spreadsheet would run as formulas quoted with a ``'``.
+
+    Text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (e.g. a method
+    folder ``=HYPERLINK(...)``) gets a leading apostrophe, which spreadsheets show as text; text
+    that already starts with apostrophes before such a character gets one more, so that
+    :func:`read_table` restores every value exactly. Numbers, and text that is a plain number
+    such as ``-1.5``, are left alone. :func:`write_table` applies this to CSV and TSV.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"method": ["=1+2", "-unet", "unet"], "x": [-1.5, 2.0, 3.0]})
+    >>> spreadsheet_safe(df).to_dict("list")
+    {'method': ["'=1+2", "'-unet", 'unet'], 'x': [-1.5, 2.0, 3.0]}
+    """
+
+    def quote(value: object) -> object:
+        if isinstance(value, str) and _formula_like(value.lstrip("'")):
+            return "'" + value
+        return value
+
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
+            out[col] = out[col].map(quote, na_action="ignore")
+    return out
+
+
+def _unquote(df: pd.DataFrame) -> pd.DataFrame:
+    """Undo :func:`spreadsheet_safe` on a table read from CSV or TSV."""
+
+    def unquote(value: object) -> object:
+        if isinstance(value, str) and value[:1] == "'" and _formula_like(value[1:].lstrip("'")):
+            return value[1:]
+        return value
+
+    for col in df.columns:
+        if df[col].dtype == object or pd.api.types.is_string_dtype(df[col].dtype):
+            df[col] = df[col].map(unquote, na_action="ignore")
+    return df
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike[str], *, overwrite: bool = True) -> None:
     """Write ``df`` as CSV, TSV or Parquet (by extension), atomically, without the index.
+
+    CSV and TSV cells that a spreadsheet would run as formulas are quoted
+    (:func:`spreadsheet_safe`). ``overwrite=False`` refuses a ``path`` that exists by the time
+    the file is complete (another run wrote it meanwhile).
 
     Examples
     --------
     >>> import tempfile, pathlib, pandas as pd
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
-    >>> write_table(pd.DataFrame({"a": [1.5]}), p)
+    >>> write_table(pd.DataFrame({"a": [1.5], "b": ["=cmd"]}), p)
     >>> p.read_text().splitlines()
-    ['a', '1.5']
+    ['a,b', "1.5,'=cmd"]
+    >>> read_table(p)["b"].tolist()
+    ['=cmd']
     """
     path = Path(path)
     kind = table_format(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, overwrite=overwrite) as tmp:
         if kind == "parquet":
             try:
                 df.to_parquet(tmp, index=False)
             except ImportError as exc:
                 raise InputError(f"{path}: writing Parquet needs pyarrow ({exc})") from None
         else:
-            df.to_csv(tmp, sep="\t" if kind == "tsv" else ",", index=False)
+            spreadsheet_safe(df).to_csv(tmp, sep="\t" if kind == "tsv" else ",", index=False)
 
 
 def _rows(mask: pd.Series, df: pd.DataFrame, limit: int = 5) -> str:

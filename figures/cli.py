@@ -119,15 +119,14 @@ def figures(
 
     matplotlib.use("Agg")
 
-    from agreement.atomic import atomic_dir
-    from agreement.errors import InputError
+    from agreement.atomic import atomic_dir, check_output_dir
     from figures.render import render_all
     from figures.style import save_figure
     from figures.tables import write_table_i
 
     fmts = _formats(formats)
-    if output.exists() and not overwrite:
-        raise InputError(f"{output}: output folder exists; pass --overwrite to replace it")
+    inputs = [measurements, cases, lesions, agreement_path]
+    check_output_dir(output, overwrite=overwrite, inputs=inputs)
     meas = read_input(measurements, "measurements")
     case_table = read_input(cases, "cases") if cases else None
     lesion_table = read_input(lesions, "lesions") if lesions else None
@@ -141,7 +140,7 @@ def figures(
         illustrations=illustrations,
     )
     n_files = 0
-    with atomic_dir(output, overwrite=overwrite) as tmp:
+    with atomic_dir(output, overwrite=overwrite, inputs=inputs) as tmp:
         for name, fig in figs.items():
             n_files += len(save_figure(fig, tmp / name, formats=fmts, dpi=dpi))
         if case_table is not None and {"tp", "fp", "fn", "f1"} <= set(case_table.columns):

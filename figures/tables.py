@@ -76,7 +76,9 @@ def table_i_csv(cases: pd.DataFrame) -> str:
     >>> table_i_csv(cases).splitlines()[0].split(",")[:5]
     ['method', 'network', 'loss', 'n', 'dsc_mean']
     """
-    return detection_table(cases).to_csv(index=False)
+    from agreement.tables import spreadsheet_safe
+
+    return spreadsheet_safe(detection_table(cases)).to_csv(index=False)
 
 
 def _latex_escape(text: str) -> str:

@@ -166,5 +166,5 @@ def test_row_with_extra_values_is_an_error(tmp_path):
     path.write_text(
         "case_id,method,metric,reference,predicted\nc1,m,tmtv,1,1.5,9\nc2,m,tmtv,2,2,7\n"
     )
-    with pytest.raises(InputError, match="m.csv: cannot read table: a row has more values"):
+    with pytest.raises(InputError, match="m.csv: cannot read table: line 2 has 6 values, the header 5 columns"):
         read_measurements(path)

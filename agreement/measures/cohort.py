@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 import warnings
 from collections.abc import Collection
 from contextlib import nullcontext
@@ -112,7 +114,41 @@ def add_method_split(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _run(job: Any, options: dict[str, Any]) -> CaseResult:
+def exit_with_parent(parent: int, *, interval: float = 1.0) -> bool:
+    """In a worker process: exit as soon as the main process ``parent`` is gone.
+
+    A killed main process (``kill -9``, ``scancel``, a closed terminal) otherwise leaves its
+    joblib workers running their cases until loky's idle timeout. Starts one watching thread
+    per process; does nothing in ``parent`` itself, on Windows, or when ``parent`` is not
+    this process's parent. Returns whether this process is watched.
+
+    Examples
+    --------
+    >>> import os
+    >>> exit_with_parent(os.getpid())  # the main process never watches itself
+    False
+    """
+    global _WATCHED
+    if os.name == "nt" or os.getpid() == parent or os.getppid() != parent:
+        return False
+    if _WATCHED != parent:
+        _WATCHED = parent
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(interval)
+            os._exit(1)  # the parent died: this worker was adopted by another process
+
+        threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+    return True
+
+
+_WATCHED: int | None = None
+
+
+def _run(job: Any, options: dict[str, Any], parent: int | None = None) -> CaseResult:
+    if parent is not None:
+        exit_with_parent(parent)
     return measure_job_quietly(job, **options)
 
 
@@ -331,11 +367,11 @@ def measure_cohort(
 
 
 def _iterate(jobs: list, options: dict[str, Any], n_jobs: int, progress: Any, scheduler: Any):
-    from tqdm.auto import tqdm
+    from agreement.progress import progress_bar
 
     own = isinstance(progress, bool) or progress is None
     if own:
-        bar = tqdm(total=len(jobs), unit="case", desc="measure", disable=not progress, leave=False)
+        bar = progress_bar(total=len(jobs), unit="case", desc="measure", enabled=bool(progress))
     else:  # the caller's bar
         bar = progress
         bar.total = (bar.total or 0) + len(jobs)
@@ -352,7 +388,9 @@ def _iterate(jobs: list, options: dict[str, Any], n_jobs: int, progress: Any, sc
             parallel = Parallel(
                 n_jobs=-1 if scheduler is not None else n_jobs, return_as="generator_unordered"
             )
-            for result in parallel(delayed(_run)(job, options) for job in jobs):
+            parent = os.getpid() if scheduler is None else None  # local workers watch this one
+            tasks = (delayed(_run)(job, options, parent) for job in jobs)
+            for result in parallel(tasks):
                 yield result
                 bar.update()
     finally:

@@ -132,6 +132,8 @@ def load_volume(path: str | os.PathLike[str], *, dtype: np.dtype | type | None =
     suffix = image_suffix(path)
     if suffix is None:
         raise InputError(f"{path}: not a supported image file (use {', '.join(SUFFIXES)})")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: permission denied; cannot read it")
     array, affine = READERS[suffix](path, dtype)
     if array.ndim > 3:
         array = array.reshape(array.shape[:3] + tuple(s for s in array.shape[3:] if s != 1))
@@ -159,6 +161,8 @@ def _read_nifti(path: Path, dtype: np.dtype | type | None) -> tuple[np.ndarray, 
             array = np.asanyarray(img.dataobj).astype(dtype, copy=False)
     except InputError:
         raise
+    except PermissionError:
+        raise InputError(f"{path}: permission denied; cannot read it") from None
     except Exception as exc:  # nibabel raises many types for bad files
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: not a readable NIfTI file ({msg})") from None

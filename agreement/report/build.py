@@ -560,12 +560,13 @@ def build_report(
         "figure_formats": ",".join(("png", *[f for f in figure_formats if f != "png"])),
         **dict(measure_parameters or {}),
     }
+    inputs = list(inputs)
     created = utc_now()
     command = command if command is not None else command_line()
     stage_times, stage = _timer()
     bar, own_bar = _progress(progress)
     try:
-        with atomic_dir(out_dir, overwrite=overwrite) as tmp:
+        with atomic_dir(out_dir, overwrite=overwrite, inputs=inputs) as tmp:
             with stage("statistics"):
                 _step(bar, "statistics")
                 agreement = _statistics(measurements, params)
@@ -727,9 +728,9 @@ def _progress(progress: Any) -> tuple[Any, bool]:
     if progress is False or progress is None:
         return None, False
     if progress is True:
-        from tqdm.auto import tqdm
+        from agreement.progress import progress_bar
 
-        return tqdm(total=5, desc="report", unit="step", disable=None, leave=False), True
+        return progress_bar(total=5, desc="report", unit="step"), True
     return progress, False
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from agreement.atomic import MARKER
 from agreement.cli import agree
 from agreement.measures.quantify import quantify
 
@@ -39,7 +40,7 @@ def test_measure_writes_tables(tmp_path, nifti, brute):
     assert "layout: predictions: method subfolders, two levels" in res.output
     assert "measured 2 case(s) × 2 method(s)" in res.output
     assert sorted(p.name for p in out.iterdir()) == [
-        "cases.csv", "lesions.csv", "measurements.csv", "missing.csv"
+        MARKER, "cases.csv", "lesions.csv", "measurements.csv", "missing.csv"
     ]
     m = pd.read_csv(out / "measurements.csv")
     assert list(m.columns[:6]) == ["case_id", "method", "metric", "reference", "predicted", "unit"]
@@ -155,8 +156,14 @@ def test_existing_output_refused_unless_overwrite(tmp_path, nifti):
     res = run(*measure_args(paths, out))
     assert res.exit_code == 2 and "out: output folder exists; pass --overwrite" in error_line(res)
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    res = run(*measure_args(paths, out, "--overwrite"))  # not an output of agree: kept
+    assert res.exit_code == 2 and "out: not an output of this toolkit" in error_line(res)
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    out.joinpath("keep.txt").unlink()
+    assert run(*measure_args(paths, out, "--overwrite")).exit_code == 0  # an empty folder
+    (out / "stale.txt").write_text("x")  # an earlier output: replaced
     res = run(*measure_args(paths, out, "--overwrite"))
-    assert res.exit_code == 0 and (out / "cases.csv").exists() and not (out / "keep.txt").exists()
+    assert res.exit_code == 0 and (out / "cases.csv").exists() and not (out / "stale.txt").exists()
 
 
 def test_resample_option(tmp_path, nifti):
@@ -232,7 +239,7 @@ def test_resume_never_replaces_a_folder_without_tables(tmp_path, nifti):
     (out / "notes.txt").write_text("keep me")
     res = run(*measure_args(paths, out, "--resume"))
     assert res.exit_code == 2, res.output
-    assert "--resume found no csv tables" in error_line(res)
+    assert "project: not an output of this toolkit" in error_line(res)
     assert (out / "notes.txt").read_text() == "keep me"
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -8,6 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+
+from agreement.atomic import MARKER
 from click.testing import CliRunner
 
 from agreement.cli import agree
@@ -63,6 +65,7 @@ def hostile_report(tmp_path_factory) -> Path:
     out = folder / "report"
     out.mkdir()
     (out / "old.txt").write_text("an earlier report")  # replaced: --overwrite
+    (out / MARKER).write_text("{}")  # ... because the folder is an output of this toolkit
     result = invoke("report", measurements, "--failed", failed, "-o", out, "--margin", "0.1",
                     "--no-progress", "--overwrite")  # fmt: skip
     assert result.exit_code == 0, result.output
