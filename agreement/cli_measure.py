@@ -272,7 +272,11 @@ Examples:
     show_default=True,
     help="Table format.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an earlier output of this toolkit there (never any other folder).",
+)
 @click.option(
     "--resume",
     is_flag=True,
@@ -379,7 +383,11 @@ Examples:
     default=None,
     help="Format of the merged tables [default: the shards' format, read from their files].",
 )
-@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an earlier output of this toolkit there (never any other folder).",
+)
 def merge(shards: tuple[Path, ...], output: Path, fmt: str | None, overwrite: bool) -> None:
     """Concatenate the tables of several ``agree measure --shard`` outputs (CSV or Parquet)."""
     import pandas as pd

@@ -27,7 +27,8 @@ def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
                           "svg, pdf, comma-separated, e.g. png,svg,pdf."),
         click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
                      show_default=True, help="Format of the measurements, cases and lesions tables."),
-        click.option("--overwrite", is_flag=True, help="Replace an existing output folder."),
+        click.option("--overwrite", is_flag=True,
+                     help="Replace an earlier output of this toolkit there (never any other folder)."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)

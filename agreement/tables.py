@@ -188,11 +188,10 @@ def _ragged_line(path: Path, sep: str) -> str | None:
                 if width is None:
                     width = n
                 elif n > width:
-                    hint = (
-                        " (decimal commas? write numbers with '.')"
-                        if sep == "," and re.search(r"\d,\d", sep.join(row))
-                        else ""
-                    )
+                    digits = [cell.strip().lstrip("+-").isdigit() for cell in row]
+                    split = any(a and b for a, b in zip(digits, digits[1:], strict=False))
+                    decimal_comma = sep == "," and split and not any("." in c for c in row)
+                    hint = " (decimal commas? write numbers with '.')" if decimal_comma else ""
                     return (
                         f"line {reader.line_num} has {n} values, the header {width} columns{hint}"
                     )
@@ -279,7 +278,14 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str], *, overwrite: bo
             except ImportError as exc:
                 raise InputError(f"{path}: writing Parquet needs pyarrow ({exc})") from None
         else:
-            spreadsheet_safe(df).to_csv(tmp, sep="\t" if kind == "tsv" else ",", index=False)
+            safe = spreadsheet_safe(df)
+            texts = safe.select_dtypes(include=["object", "string"])
+            has_cr = texts.apply(lambda c: c.astype(str).str.contains("\r", regex=False)).any(
+                axis=None
+            )
+            # a carriage return inside a cell is not quoted by default and would split the row
+            quoting = csv.QUOTE_NONNUMERIC if has_cr else csv.QUOTE_MINIMAL
+            safe.to_csv(tmp, sep="\t" if kind == "tsv" else ",", index=False, quoting=quoting)
 
 
 def _rows(mask: pd.Series, df: pd.DataFrame, limit: int = 5) -> str:

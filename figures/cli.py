@@ -97,7 +97,11 @@ _TABLE = click.Path(exists=True, dir_okay=False, path_type=Path)
     is_flag=True,
     help="Also draw the L1DFL weighting and loss-curve illustrations.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace an earlier output of this toolkit there (never any other folder).",
+)
 def figures(
     measurements: Path,
     cases: Path | None,

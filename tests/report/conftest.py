@@ -8,10 +8,9 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-
-from agreement.atomic import MARKER
 from click.testing import CliRunner
 
+from agreement.atomic import MARKER
 from agreement.cli import agree
 
 HOSTILE_CASE = "<script>alert(1)</script>"
