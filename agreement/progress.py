@@ -60,7 +60,7 @@ class LineProgress:
 
 
 def progress_bar(*, total: int, desc: str, unit: str, enabled: bool = True) -> Any:
-    """A tqdm bar when stderr is a terminal, else :class:`LineProgress`; silent if not enabled.
+    """A tqdm bar on a terminal or in a notebook, else :class:`LineProgress`; silent if disabled.
 
     Examples
     --------
@@ -71,6 +71,9 @@ def progress_bar(*, total: int, desc: str, unit: str, enabled: bool = True) -> A
 
     if not enabled:
         return tqdm(total=total, disable=True)
-    if not getattr(sys.stderr, "isatty", lambda: False)():
+    notebook = "ipykernel" in sys.modules  # tqdm.auto draws a widget there, not \r frames
+    if not notebook and not getattr(sys.stderr, "isatty", lambda: False)():
         return LineProgress(total=total, desc=desc, unit=unit)
-    return tqdm(total=total, desc=desc, unit=unit, disable=None, leave=False)
+    return tqdm(
+        total=total, desc=desc, unit=unit, disable=None if not notebook else False, leave=False
+    )
