@@ -178,6 +178,7 @@ def is_output(path: str | os.PathLike[str]) -> bool:
         or MARKER in names
         or "provenance.json" in names  # a report of an earlier version
         or {"phantoms.csv", "dataset.json"} <= names  # segengine phantoms
+        or "predict.json" in names  # segengine predict (written in place to be resumable)
         or ("measurements.csv" in names or "measurements.parquet" in names)
         and names <= _TABLES
     )
