@@ -241,17 +241,17 @@ def test_report_output_that_is_a_file(tmp_path, rel):
 )
 def test_output_that_appears_meanwhile_is_left_alone(tmp_path, rel, monkeypatch):
     # issue 10.2: the final rename replaced the other run's folder and both exited 0
-    import agreement.cli_measure
+    import agreement.cli.measure
 
     paths = rel.cohort(tmp_path)
     out = tmp_path / "out"
-    write = agreement.cli_measure.write_outputs
+    write = agreement.cli.measure.write_outputs
 
     def other_run_finishes_first(result, folder, fmt="csv"):
         out.mkdir()  # the other run's rename lands here first (an empty folder is enough)
         return write(result, folder, fmt)
 
-    monkeypatch.setattr(agreement.cli_measure, "write_outputs", other_run_finishes_first)
+    monkeypatch.setattr(agreement.cli.measure, "write_outputs", other_run_finishes_first)
     before = rel.snapshot(paths["pred"], paths["ref"], paths["pet"])
     res = measure(rel, paths, out)
     assert res.exit_code == 2

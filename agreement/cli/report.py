@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from agreement.cli_measure import WORKERS_HELP, echo_missing, measure_options
-from agreement.cli_stats import stats_options
+from agreement.cli.measure import WORKERS_HELP, echo_missing, measure_options
+from agreement.cli.stats import stats_options
 from agreement.errors import InputError
 
 
@@ -62,7 +62,7 @@ MEASURE_KEYS = (
 def _optional_table(path: Path | None, required: tuple[str, ...], what: str) -> Any:
     if path is None:
         return None
-    from agreement.cli_measure import read_output_table
+    from agreement.cli.measure import read_output_table
 
     table = read_output_table(path)
     missing = [c for c in required if c not in table.columns]
@@ -195,7 +195,7 @@ def _run_report(
             raise click.UsageError("a folder of masks needs --reference DIR and --pet DIR")
         if cases or lesions or failed:
             raise click.UsageError("--cases/--lesions/--failed apply to a measurements table only")
-        from agreement.cli_measure import run_measure
+        from agreement.cli.measure import run_measure
 
         start = time.perf_counter()
         result = run_measure(source, reference, pet, progress_bar=progress or None, **options)

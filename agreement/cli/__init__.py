@@ -100,13 +100,13 @@ def _register() -> None:
     import importlib
 
     for module, name in [
-        ("agreement.cli_stats", "stats"),
-        ("agreement.cli_measure", "measure"),
-        ("agreement.cli_measure", "merge"),
+        ("agreement.cli.stats", "stats"),
+        ("agreement.cli.measure", "measure"),
+        ("agreement.cli.measure", "merge"),
         ("figures.cli", "figures"),
-        ("agreement.cli_report", "report"),
-        ("agreement.cli_report", "demo"),
-        ("agreement.cli_convert", "convert"),
+        ("agreement.cli.report", "report"),
+        ("agreement.cli.report", "demo"),
+        ("agreement.cli.convert", "convert"),
     ]:
         agree.add_command(getattr(importlib.import_module(module), name))
 
@@ -118,6 +118,3 @@ def main() -> None:
     """Console-script entry point for ``agree``."""
     agree.main(prog_name="agree")
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
