@@ -18,8 +18,7 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from agreement._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -32,6 +31,17 @@ _EXPORTS: dict[str, str] = {
     "tdi": "agreement.stats.tdi",
     "agreement_table": "agreement.stats",
     "compare_methods": "agreement.stats",
+    # result classes (frozen dataclasses)
+    "CCCResult": "agreement.stats",
+    "TOSTResult": "agreement.stats",
+    "BlandAltmanResult": "agreement.stats",
+    "CoverageResult": "agreement.stats",
+    "TDIResult": "agreement.stats",
+    "CompareResult": "agreement.stats",
+    "DetectionResult": "agreement.measures.detection",
+    "CaseResult": "agreement.measures.case",
+    "CohortResult": "agreement.measures.cohort",
+    "Volume": "agreement.measures.io",
     # tables
     "read_measurements": "agreement.tables",
     "write_measurements": "agreement.tables",
@@ -58,17 +68,4 @@ _EXPORTS: dict[str, str] = {
     "InputError": "agreement.errors",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agreement' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

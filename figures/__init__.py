@@ -6,8 +6,7 @@ computed by :mod:`agreement`, never inside a plot. Names are imported on first u
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from agreement._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "render_all": "figures.render",
@@ -34,17 +33,4 @@ _EXPORTS: dict[str, str] = {
     "loss_curve_plot": "figures.losses",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'figures' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -13,8 +13,7 @@ True
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from agreement._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -29,17 +28,4 @@ _EXPORTS: dict[str, str] = {
     "TrainConfig": "segengine.config",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'segengine' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

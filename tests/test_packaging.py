@@ -73,3 +73,27 @@ def test_console_scripts_help(command):
     )
     assert result.returncode == 0, result.stderr
     assert "Usage:" in result.stdout
+
+
+def test_result_classes_exported():
+    import dataclasses
+
+    import agreement
+
+    results = [n for n in agreement.__all__ if n.endswith("Result")]
+    assert {"CCCResult", "TOSTResult", "BlandAltmanResult", "CoverageResult", "TDIResult",
+            "CompareResult", "DetectionResult", "CaseResult", "CohortResult"} <= set(results)
+    for name in results:
+        cls = getattr(agreement, name)
+        assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, name
+    assert "CCCResult" in dir(agreement)
+
+
+@pytest.mark.parametrize("package", ["agreement", "figures", "segengine"])
+def test_packages_use_the_lazy_loader(package):
+    # One helper (agreement/_lazy.py), not a hand-written __getattr__ per package.
+    from pathlib import Path
+
+    source = (Path(__file__).parents[1] / package / "__init__.py").read_text()
+    assert "lazy_exports(__name__" in source
+    assert "def __getattr__" not in source
