@@ -9,7 +9,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import special, stats
+from scipy import stats
 
 from agreement.stats._common import (
     MIN_N,
@@ -66,20 +66,19 @@ def covered(
 def binomial_interval(k: int, n: int, alpha: float, method: str) -> tuple[float, float]:
     """Wilson score or Clopper-Pearson interval for k successes in n trials.
 
+    statsmodels' ``proportion_confint`` (``method="wilson"`` or ``"beta"``, the
+    Clopper-Pearson interval).
+
     Examples
     --------
     >>> [round(v, 4) for v in binomial_interval(8, 10, 0.05, "wilson")]
     [0.4902, 0.9433]
     """
-    if method == "wilson":
-        z = float(special.ndtri(1 - alpha / 2))
-        p = k / n
-        centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-        half = z / (1 + z**2 / n) * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
-        return max(0.0, centre - half), min(1.0, centre + half)
-    low = float(stats.beta.ppf(alpha / 2, k, n - k + 1)) if k > 0 else 0.0
-    high = float(stats.beta.ppf(1 - alpha / 2, k + 1, n - k)) if k < n else 1.0
-    return low, high
+    from statsmodels.stats.proportion import proportion_confint
+
+    how = "wilson" if method == "wilson" else "beta"
+    low, high = proportion_confint(k, n, alpha=alpha, method=how)
+    return max(0.0, float(low)), min(1.0, float(high))
 
 
 def lin_cp(d: np.ndarray, kappa: float, alpha: float) -> tuple[float, float, str]:

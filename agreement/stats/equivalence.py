@@ -9,7 +9,16 @@ from dataclasses import dataclass
 from numpy.typing import ArrayLike
 from scipy import special
 
-from agreement.stats._common import MIN_N, NanPolicy, Result, check_alpha, fmt, paired, sd1
+from agreement.stats._common import (
+    MIN_N,
+    NanPolicy,
+    Result,
+    check_alpha,
+    fmt,
+    paired,
+    pow2_scale,
+    sd1,
+)
 
 
 @dataclass(frozen=True, repr=False)
@@ -51,7 +60,8 @@ def tost(
 
     Differences ``d = predicted - reference``; bound ``Delta = margin * |mean(reference)|``
     (``relative=True``) or ``margin`` itself. ``p_lower`` tests H0: mean(d) <= -Delta,
-    ``p_upper`` tests H0: mean(d) >= Delta (t with n - 1 df); ``p_value`` is the larger.
+    ``p_upper`` tests H0: mean(d) >= Delta (t with n - 1 df; statsmodels' ``ttost_paired``);
+    ``p_value`` is the larger.
     ``equivalent`` is True when both p < alpha and the 1 - 2 alpha CI of mean(d) lies
     inside (-Delta, Delta) (Schuirmann 1987; the two conditions coincide). It is always a
     ``bool``: where the test cannot show equivalence (n < 3, Delta = 0) it is ``False`` with a
@@ -112,9 +122,11 @@ def tost(
         )
         inside = bool(-bound < mean_d < bound)
         return TOSTResult.undefined(n, note, lower=-bound, upper=bound, equivalent=inside, **known)
-    p_lower = float(special.stdtr(df, -(mean_d + bound) / se))
-    p_upper = float(special.stdtr(df, (mean_d - bound) / se))
-    p_value = max(p_lower, p_upper)
+    from statsmodels.stats.weightstats import ttost_paired
+
+    s = pow2_scale(x, y)  # exact rescaling (TOST is scale invariant): no overflow
+    p_value, (_, p_lower, _), (_, p_upper, _) = ttost_paired(x * s, y * s, -bound * s, bound * s)
+    p_lower, p_upper, p_value = float(p_lower), float(p_upper), float(p_value)
     equivalent = bool(p_lower < alpha and p_upper < alpha and -bound < ci_low and ci_high < bound)
     return TOSTResult(
         mean_d,
