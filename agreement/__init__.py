@@ -56,6 +56,7 @@ _EXPORTS: dict[str, str] = {
     "dmax": "agreement.measures.dmax",
     "measure_case": "agreement.measures.case",
     "measure_cohort": "agreement.measures.cohort",
+    "MeasureOptions": "agreement.measures.options",
     # summaries
     "detection_table": "agreement.summary",
     "dsc_by_scenario": "agreement.summary",

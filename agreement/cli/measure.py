@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from agreement.errors import InputError
+from agreement.measures.options import CONNECTIVITIES, CRITERIA, MISSING_POLICIES, MeasureOptions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,6 +25,7 @@ WORKERS_HELP = (
     "SLURM_CPUS_PER_TASK or the usable CPUs]."
 )
 
+_DEFAULT = MeasureOptions()  # the defaults the help shows; defined in MeasureOptions only
 # Folders are checked by the layout code, which raises a one-line InputError naming them
 # (click's own check prints a three-line usage error).
 _FOLDER = click.Path(path_type=Path)
@@ -46,14 +48,16 @@ def measure_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--pet-channel", default=None, metavar="N",
                      help="The PET channel of nnU-Net images (1 or 0001) when dataset.json does "
                           "not name one PET or SUV."),
-        click.option("--roi", default="lesion*", show_default=True, metavar="PATTERN",
+        click.option("--roi", default=_DEFAULT.roi, show_default=True, metavar="PATTERN",
                      help="RTSTRUCT masks (.dcm): ROI names that make the lesion mask "
                           "(shell pattern, case-insensitive)."),
-        click.option("--connectivity", type=click.Choice(["6", "18", "26"]), default="18",
+        click.option("--connectivity", type=click.Choice([str(c) for c in CONNECTIVITIES]),
+                     default=str(_DEFAULT.connectivity),
                      show_default=True, help="Lesion connectivity (18 as in the papers)."),
-        click.option("--criterion", type=click.Choice(["suvmax", "overlap", "iou"]),
-                     default="suvmax", show_default=True, help="Detection rule."),
-        click.option("--iou-threshold", type=click.FloatRange(0, 1, min_open=True), default=0.5,
+        click.option("--criterion", type=click.Choice(CRITERIA),
+                     default=_DEFAULT.criterion, show_default=True, help="Detection rule."),
+        click.option("--iou-threshold", type=click.FloatRange(0, 1, min_open=True),
+                     default=_DEFAULT.iou_threshold,
                      show_default=True, help="IoU needed for a match with --criterion iou."),
         click.option("--label", type=click.IntRange(min=1), default=None,
                      help="Lesion label value (>= 1) in the reference AND predicted masks, e.g. "
@@ -63,7 +67,7 @@ def measure_options(func: Callable[..., Any]) -> Callable[..., Any]:
                           "refused when no reference mask contains it."),
         click.option("--pred-label", type=click.IntRange(min=1), default=None,
                      help="Lesion label value in the predicted masks only (overrides --label)."),
-        click.option("--missing", type=click.Choice(["skip", "empty", "fail"]), default="skip",
+        click.option("--missing", type=click.Choice(MISSING_POLICIES), default=_DEFAULT.missing,
                      show_default=True,
                      help="A reference case without a prediction for a method: skip it (listed "
                           "in missing.csv and the report), score it as an empty mask (as the "
@@ -87,12 +91,36 @@ def measure_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def build_measure_options(flags: dict[str, Any]) -> MeasureOptions:
+    """The :class:`~agreement.MeasureOptions` of the ``measure_options`` flags a command got.
+
+    Flags that are absent (a command without them, such as ``agree demo``) keep the
+    dataclass defaults.
+
+    Examples
+    --------
+    >>> build_measure_options({"connectivity": "6", "criterion": "iou", "workers": 2})
+    MeasureOptions(connectivity=6, criterion='iou', iou_threshold=0.5, compat=None, label=None, reference_label=None, pred_label=None, missing='skip', resample=False, roi='lesion*')
+    """
+    import dataclasses
+
+    given = {
+        f.name: flags[f.name]
+        for f in dataclasses.fields(MeasureOptions)
+        if flags.get(f.name) is not None
+    }
+    if "connectivity" in given:
+        given["connectivity"] = int(given["connectivity"])
+    return MeasureOptions(**given)
+
+
 def run_measure(
     pred: str | Path | None, reference: str | Path | None, pet: str | Path | None, **options: Any
 ) -> CohortResult:
     """Run :func:`agreement.measure_cohort` with the keyword arguments of ``measure_options``.
 
-    Unknown keys are ignored so that a command can pass all its parameters.
+    The measuring flags become one :class:`~agreement.MeasureOptions`; the others say where
+    and how to run. Unknown keys are ignored so that a command can pass all its parameters.
     """
     from agreement.measures.cohort import measure_cohort, parse_shard
 
@@ -110,21 +138,12 @@ def run_measure(
         pet,
         pet_channel=pet_channel,
         datalist=options.get("datalist"),
-        roi=options.get("roi") or "lesion*",
-        connectivity=int(options.get("connectivity") or 18),
-        criterion=options.get("criterion") or "suvmax",
-        iou_threshold=float(options.get("iou_threshold") or 0.5),
-        label=options.get("label"),
-        reference_label=options.get("reference_label"),
-        pred_label=options.get("pred_label"),
-        missing=options.get("missing") or "skip",
-        resample=bool(options.get("resample")),
+        options=build_measure_options(options),
         workers=options.get("workers"),
         scheduler=options.get("scheduler") or None,
         shard=shard,
         progress=options.get("progress_bar") or not options.get("no_progress", False),
         strict=bool(options.get("strict")),
-        compat=options.get("compat"),
         skip_cases=options.get("skip_cases", ()),
     )
 

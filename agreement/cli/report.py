@@ -53,10 +53,6 @@ def _workers(given: int | None) -> int:
 
 
 STATS_KEYS = ("alpha", "margin", "delta", "tdi_p", "bootstrap", "seed")
-MEASURE_KEYS = (
-    "connectivity", "criterion", "iou_threshold", "label", "reference_label", "pred_label",
-    "missing", "resample", "compat", "roi",
-)  # fmt: skip
 
 
 def _optional_table(path: Path | None, required: tuple[str, ...], what: str) -> Any:
@@ -205,10 +201,9 @@ def _run_report(
             raise InputError(f"{source or datalist}: {reason}")
         echo_missing(result, output / f"missing.{fmt}", err=True)
         inputs, volumes = _input_files(source, reference, pet, options.get("shard"),
-                                       options.get("pet_channel"), options.get("missing"),
+                                       options.get("pet_channel"), result.options.missing,
                                        datalist)  # fmt: skip
-        measure_params = {k: options.get(k) for k in MEASURE_KEYS}
-        measure_params["connectivity"] = int(measure_params["connectivity"] or 18)
+        measure_params = result.options.to_dict()
         tables = {
             "measurements": result.measurements,
             "cases": result.cases,
@@ -351,8 +346,7 @@ def demo(output: Path, **options: Any) -> None:
 
     data = demo_data()
     folder = run_report(
-        data.pred, output, reference=data.reference, pet=data.pet, connectivity="18",
-        criterion="suvmax", iou_threshold=0.5, **options,
-    )  # fmt: skip
+        data.pred, output, reference=data.reference, pet=data.pet, **options
+    )
     click.echo(f"demo report: {folder / 'index.html'}")
     click.echo("(demo predictions: 6 small models trained with segengine; see docs/demo.md)")

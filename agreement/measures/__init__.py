@@ -17,6 +17,7 @@ from agreement.measures.detection import DetectionResult, detect
 from agreement.measures.dmax import dmax
 from agreement.measures.io import Volume, check_same_grid, load_volume, resample_nearest
 from agreement.measures.lesions import label, lesions
+from agreement.measures.options import MeasureOptions
 from agreement.measures.overlap import overlap
 from agreement.measures.quantify import quantify
 
@@ -24,6 +25,7 @@ __all__ = [
     "CaseResult",
     "CohortResult",
     "DetectionResult",
+    "MeasureOptions",
     "Volume",
     "check_same_grid",
     "detect",

@@ -31,6 +31,7 @@ from agreement.measures.io import (
 )
 from agreement.measures.layout import CaseJob, case_stem
 from agreement.measures.lesions import LabelledMask, analyse
+from agreement.measures.options import MeasureOptions, with_legacy_keywords
 from agreement.measures.overlap import intersections, overlap_of
 from agreement.measures.quantify import measures_of
 from agreement.measures.segfiles import load_mask
@@ -83,31 +84,6 @@ class CaseResult:
         )
 
 
-def _options(
-    connectivity: int = 18,
-    criterion: str = "suvmax",
-    iou_threshold: float = 0.5,
-    label: int | None = None,
-    resample: bool = False,
-    compat: str | None = None,
-    missing: str = "skip",
-    reference_label: int | None = None,
-    pred_label: int | None = None,
-    roi: str = "lesion*",
-) -> dict[str, Any]:
-    return {
-        "roi": roi,
-        "connectivity": connectivity,
-        "criterion": criterion,
-        "iou_threshold": iou_threshold,
-        "reference_label": label if reference_label is None else reference_label,
-        "pred_label": label if pred_label is None else pred_label,
-        "resample": resample,
-        "compat": compat,
-        "missing": missing,
-    }
-
-
 def _one_method(
     case_id: str,
     method: str,
@@ -115,14 +91,14 @@ def _one_method(
     ref_measures: dict[str, float],
     ref_lesions: pd.DataFrame,
     pred: LabelledMask,
-    opts: dict[str, Any],
+    opts: MeasureOptions,
 ) -> tuple[list[dict], dict, pd.DataFrame]:
     pred_measures = measures_of(pred)
     inter = intersections(ref, pred)
     ov = overlap_of(ref, pred, inter)
     det = detect_labelled(
-        ref, pred, criterion=opts["criterion"], iou_threshold=opts["iou_threshold"],
-        compat=opts["compat"], inter=inter,
+        ref, pred, criterion=opts.criterion, iou_threshold=opts.iou_threshold,
+        compat=opts.compat, inter=inter,
     )  # fmt: skip
     rows = [
         {
@@ -160,31 +136,32 @@ def _one_method(
     return rows, case_row, lesion_rows[LESION_TABLE_COLUMNS]
 
 
-def measure_job(job: CaseJob, **options: Any) -> CaseResult:
+def measure_job(
+    job: CaseJob, options: MeasureOptions | None = None, *, strict: bool = False
+) -> CaseResult:
     """Measure one case for every method of ``job`` (failures per method go to ``failed``).
 
     A problem with the reference or the PET fails every method of the case; a problem with
     one prediction fails only that method. ``strict=True`` raises instead. With
-    ``missing="empty"`` the methods in ``job.missing`` are scored as empty masks.
+    ``options.missing == "empty"`` the methods in ``job.missing`` are scored as empty masks.
     """
-    strict = bool(options.pop("strict", False))
-    opts = _options(**options)
+    opts = MeasureOptions() if options is None else options
     failed: list[dict] = []
     measurements: list[dict] = []
     cases: list[dict] = []
     lesion_parts: list[pd.DataFrame] = []
-    empty = job.missing if opts["missing"] == "empty" and job.pet is not None else ()
+    empty = job.missing if opts.missing == "empty" and job.pet is not None else ()
     methods: dict[str, Path | None] = {**job.predictions, **dict.fromkeys(empty)}
     if not methods:
         return _result(measurements, cases, lesion_parts, failed)
     try:
         pet_vol = load_volume(job.pet, dtype=np.float32)
-        ref_vol = _on_grid(load_mask(job.reference, pet_vol, roi=opts["roi"]), pet_vol)
+        ref_vol = _on_grid(load_mask(job.reference, pet_vol, roi=opts.roi), pet_vol)
         check_same_grid(ref_vol, pet_vol, hint=PET_GRID_HINT)
-        ref_mask = mask_array(ref_vol, label=opts["reference_label"])
+        ref_mask = mask_array(ref_vol, label=opts.reference_value)
         has_label = bool(ref_mask.any())
         pet = pet_array(pet_vol)
-        ref = analyse(ref_mask, pet, ref_vol.spacing, opts["connectivity"])
+        ref = analyse(ref_mask, pet, ref_vol.spacing, opts.connectivity)
         ref_measures = measures_of(ref)
         ref_lesions = ref.table()
     except Exception as exc:
@@ -196,7 +173,7 @@ def measure_job(job: CaseJob, **options: Any) -> CaseResult:
     for method, path in sorted(methods.items()):
         try:
             pred_mask = _prediction(path, ref_vol, ref_mask.shape, opts)
-            pred = analyse(pred_mask, pet, ref_vol.spacing, opts["connectivity"])
+            pred = analyse(pred_mask, pet, ref_vol.spacing, opts.connectivity)
             rows, case_row, lesion_rows = _one_method(
                 job.case_id, method, ref, ref_measures, ref_lesions, pred, opts
             )
@@ -208,11 +185,13 @@ def measure_job(job: CaseJob, **options: Any) -> CaseResult:
         measurements.extend(rows)
         cases.append(case_row)
         lesion_parts.append(lesion_rows)
-    found = has_label if opts["reference_label"] is not None else None
+    found = has_label if opts.reference_value is not None else None
     return _result(measurements, cases, lesion_parts, failed, found)
 
 
-def measure_job_quietly(job: CaseJob, **options: Any) -> CaseResult:
+def measure_job_quietly(
+    job: CaseJob, options: MeasureOptions | None = None, *, strict: bool = False
+) -> CaseResult:
     """:func:`measure_job` with its warnings returned in ``CaseResult.warnings``.
 
     Worker processes print warnings in Python's raw format (with a source line); this keeps
@@ -220,20 +199,20 @@ def measure_job_quietly(job: CaseJob, **options: Any) -> CaseResult:
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = measure_job(job, **options)
+        result = measure_job(job, options, strict=strict)
     seen = dict.fromkeys((w.category, str(w.message)) for w in caught)
     return dataclasses.replace(result, warnings=tuple(seen)) if seen else result
 
 
 def _prediction(
-    path: Path | None, ref_vol: Any, shape: tuple[int, ...], opts: dict[str, Any]
+    path: Path | None, ref_vol: Any, shape: tuple[int, ...], opts: MeasureOptions
 ) -> np.ndarray:
     """The predicted mask on the reference grid; all zeros when there is no prediction."""
     if path is None:  # --missing empty
         return np.zeros(shape, np.bool_)
-    pred_vol = _on_grid(load_mask(path, ref_vol, roi=opts["roi"]), ref_vol)
-    pred_mask = mask_array(pred_vol, label=opts["pred_label"])
-    if opts["resample"] and not _same_grid(ref_vol, pred_vol):
+    pred_vol = _on_grid(load_mask(path, ref_vol, roi=opts.roi), ref_vol)
+    pred_mask = mask_array(pred_vol, label=opts.pred_value)
+    if opts.resample and not _same_grid(ref_vol, pred_vol):
         moving = type(pred_vol)(pred_mask.view(np.uint8), pred_vol.spacing, pred_vol.affine, path)
         return resample_nearest(moving, ref_vol).array.view(np.bool_)
     check_same_grid(ref_vol, pred_vol)
@@ -297,34 +276,26 @@ def measure_case(
     *,
     case_id: str | None = None,
     method: str = "predicted",
-    connectivity: int = 18,
-    criterion: str = "suvmax",
-    iou_threshold: float = 0.5,
-    label: int | None = None,
-    reference_label: int | None = None,
-    pred_label: int | None = None,
-    resample: bool = False,
-    compat: str | None = None,
+    options: MeasureOptions | None = None,
+    **legacy: Any,
 ) -> CaseResult:
     """Measure one predicted mask against its reference on the PET.
 
     Parameters
     ----------
     pred_path, ref_path, pet_path : path-like
-        Predicted mask, reference mask, PET (SUV) volume, on one grid (or pass ``resample``).
+        Predicted mask, reference mask, PET (SUV) volume, on one grid (or pass
+        ``MeasureOptions(resample=True)``).
     case_id : str, optional
         Defaults to the reference file name without suffix.
     method : str
         The method name written in the tables.
-    connectivity, criterion, iou_threshold, compat
-        As in :func:`agreement.detect`.
-    label : int, optional
-        Lesion label value in multi-label masks; otherwise masks must contain only 0 and 1.
-    reference_label, pred_label : int, optional
-        The label value of the reference or of the prediction alone (each defaults to
-        ``label``), e.g. ``pred_label=255`` for 0/255 predictions against 0/1 references.
-    resample : bool
-        Resample the prediction onto the reference grid (nearest neighbour) when they differ.
+    options : MeasureOptions, optional
+        Connectivity, detection criterion, label values, resampling (default:
+        ``MeasureOptions()``, the papers' choices).
+    **legacy
+        The keywords of the previous signature (``connectivity=``, ``criterion=``, ...):
+        still accepted for one release with a DeprecationWarning.
 
     Returns
     -------
@@ -344,15 +315,13 @@ def measure_case(
     >>> m = np.zeros((8, 8, 8), np.uint8); m[2:4, 2:4, 2:4] = 1
     >>> for name, arr in [("ref", m), ("pred", m), ("pet", np.full(m.shape, 3.0, np.float32))]:
     ...     nib.save(nib.Nifti1Image(arr, np.diag([2.0, 2, 2, 1])), d / f"{name}.nii.gz")
-    >>> r = measure_case(d / "pred.nii.gz", d / "ref.nii.gz", d / "pet.nii.gz")
+    >>> r = measure_case(d / "pred.nii.gz", d / "ref.nii.gz", d / "pet.nii.gz",
+    ...                  options=MeasureOptions(connectivity=6))
     >>> r.cases[["dsc", "tp", "fp", "fn", "scenario"]].to_dict("records")
     [{'dsc': 1.0, 'tp': 1, 'fp': 0, 'fn': 0, 'scenario': 'single'}]
     """
+    options = with_legacy_keywords(options, legacy, "measure_case")
     job = CaseJob(
         case_id or case_stem(ref_path), Path(ref_path), Path(pet_path), {method: Path(pred_path)}
     )
-    return measure_job(
-        job, strict=True, connectivity=connectivity, criterion=criterion,
-        iou_threshold=iou_threshold, label=label, reference_label=reference_label,
-        pred_label=pred_label, resample=resample, compat=compat,
-    )  # fmt: skip
+    return measure_job(job, options, strict=True)

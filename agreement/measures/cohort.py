@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -9,7 +10,7 @@ import warnings
 from collections.abc import Collection
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,12 +25,9 @@ from agreement.measures.case import (
     measure_job_quietly,
 )
 from agreement.measures.cluster import auto_workers, dask_backend, input_bytes
-from agreement.measures.detection import check_detection_args
 from agreement.measures.layout import Plan, plan_cohort
-from agreement.measures.lesions import check_connectivity
+from agreement.measures.options import MeasureOptions, with_legacy_keywords
 from agreement.tables import MISSING_COLUMNS
-
-MISSING_POLICIES = ("skip", "empty", "fail")
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +46,8 @@ class CohortResult:
         ``case_id, method, status, reason``: every (case, method) pair without a prediction
         (``status`` ``missing``, not measured, or ``empty``, scored as an empty mask) and
         every skipped input (``skipped``; ``case_id`` and ``method`` may be empty).
+    options : MeasureOptions
+        How the masks were measured.
     """
 
     measurements: pd.DataFrame
@@ -57,6 +57,7 @@ class CohortResult:
     layout: str = ""
     skipped: list[str] = field(default_factory=list)
     missing: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=MISSING_COLUMNS))
+    options: MeasureOptions = field(default_factory=MeasureOptions)
 
     def summary(self) -> str:
         """One line: cases and methods measured, pairs missing, failures with their reasons."""
@@ -146,10 +147,12 @@ def exit_with_parent(parent: int, *, interval: float = 1.0) -> bool:
 _WATCHED: int | None = None
 
 
-def _run(job: Any, options: dict[str, Any], parent: int | None = None) -> CaseResult:
+def _run(
+    job: Any, options: MeasureOptions, strict: bool, parent: int | None = None
+) -> CaseResult:
     if parent is not None:
         exit_with_parent(parent)
-    return measure_job_quietly(job, **options)
+    return measure_job_quietly(job, options, strict=strict)
 
 
 def missing_rows(plan: Plan, policy: str = "skip") -> pd.DataFrame:
@@ -235,24 +238,16 @@ def measure_cohort(
     reference: str | os.PathLike[str] | None = None,
     pet: str | os.PathLike[str] | None = None,
     *,
+    options: MeasureOptions | None = None,
     datalist: str | os.PathLike[str] | None = None,
-    connectivity: int = 18,
-    criterion: str = "suvmax",
-    iou_threshold: float = 0.5,
-    label: int | None = None,
-    reference_label: int | None = None,
-    pred_label: int | None = None,
-    missing: Literal["skip", "empty", "fail"] = "skip",
-    resample: bool = False,
+    pet_channel: str | int | None = None,
     workers: int | None = None,
     scheduler: Any = None,
-    pet_channel: str | int | None = None,
-    roi: str = "lesion*",
     shard: str | tuple[int, int] | None = None,
     progress: Any = True,
     strict: bool = False,
-    compat: str | None = None,
     skip_cases: Collection[str] = (),
+    **legacy: Any,
 ) -> CohortResult:
     """Measure every predicted mask of a folder against the reference on the PET.
 
@@ -265,19 +260,10 @@ def measure_cohort(
     datalist : path-like, optional
         A MONAI datalist JSON (``image``/``label``/``pred`` entries) instead of the three
         folders (see :mod:`agreement.measures.datalist`).
-    connectivity, criterion, iou_threshold, compat
-        As in :func:`agreement.detect`.
-    label : int, optional
-        Lesion label value in the reference and predicted masks (default: 0/1 masks).
-    reference_label, pred_label : int, optional
-        The label value of one side only (each defaults to ``label``). A reference label that
-        no measured reference mask contains raises :class:`InputError`.
-    missing : {"skip", "empty", "fail"}
-        A reference case without a prediction for a method: listed in ``missing`` and not
-        measured (``skip``), scored as an empty mask as the autoPET evaluation does
-        (``empty``; still listed), or :class:`InputError` naming the first pair (``fail``).
-    resample : bool
-        Resample predictions onto the reference grid (nearest neighbour) when they differ.
+    options : MeasureOptions, optional
+        How the masks are measured: connectivity, detection criterion, label values, the
+        policy for missing predictions, resampling, RTSTRUCT ROIs (default:
+        ``MeasureOptions()``, the papers' choices).
     workers : int, optional
         Parallel processes (joblib). Default: 1 when the input files total under 64 MiB
         (starting processes costs more than it saves), else ``SLURM_CPUS_PER_TASK`` or the
@@ -285,9 +271,6 @@ def measure_cohort(
     pet_channel : str or int, optional
         The PET channel of nnU-Net images (``1`` or ``"0001"``) when ``dataset.json`` does
         not name one PET or SUV.
-    roi : str
-        RTSTRUCT masks (``.dcm``): shell pattern of the ROI names that make the lesion mask,
-        case-insensitive (``lesion*``, as the papers' code).
     scheduler : str or distributed.Client, optional
         Run the cases on a Dask cluster instead (scheduler address such as
         ``tcp://host:8786``, or a client); needs the ``[dask]`` extra and the files visible to
@@ -301,6 +284,10 @@ def measure_cohort(
         Raise on the first failing case instead of listing it in ``failed``.
     skip_cases : collection of str
         Case ids not to measure (``--resume``).
+    **legacy
+        The measuring keywords of the previous signature (``connectivity=``,
+        ``criterion=``, ``missing=``, ...): still accepted for one release with a
+        DeprecationWarning; they update ``options``.
 
     Returns
     -------
@@ -318,14 +305,9 @@ def measure_cohort(
     >>> res.summary()
     'measured 1 case(s) × 1 method(s) = 1 row(s)'
     """
-    check_connectivity(connectivity)
-    for name, value in (("label", label), ("reference_label", reference_label),
-                        ("pred_label", pred_label)):  # fmt: skip
-        if value is not None and (isinstance(value, bool) or value < 1):
-            raise ValueError(f"{name} must be a positive lesion label value, got {value!r}")
-    if missing not in MISSING_POLICIES:
-        raise ValueError(f"missing must be one of {', '.join(MISSING_POLICIES)}, got {missing!r}")
-    check_detection_args(criterion, iou_threshold, compat)
+    options = with_legacy_keywords(options, legacy, "measure_cohort")
+    if not isinstance(options, MeasureOptions):
+        raise TypeError(f"options must be a MeasureOptions, got {type(options).__name__}")
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     if workers is not None and scheduler is not None:
@@ -334,39 +316,28 @@ def measure_cohort(
     parsed = parse_shard(shard)
     if parsed is not None:
         plan = plan.shard(*parsed)
-    absent = missing_rows(plan, missing)
-    if missing == "fail":
+    absent = missing_rows(plan, options.missing)
+    if options.missing == "fail":
         _refuse_missing(plan)
     skip = set(skip_cases)
     jobs = [j for j in plan.jobs if j.case_id not in skip]
-    if missing != "empty":  # a case without any prediction has nothing to measure
+    if options.missing != "empty":  # a case without any prediction has nothing to measure
         jobs = [j for j in jobs if j.predictions]
-    ref_label = label if reference_label is None else reference_label
-    options = {
-        "connectivity": connectivity,
-        "criterion": criterion,
-        "iou_threshold": iou_threshold,
-        "reference_label": ref_label,
-        "pred_label": label if pred_label is None else pred_label,
-        "missing": missing,
-        "resample": resample,
-        "compat": compat,
-        "roi": roi,
-        "strict": strict,
-    }
     if workers is None:
         files = [p for j in jobs for p in (j.reference, j.pet, *j.predictions.values()) if p]
         n_jobs = auto_workers(len(jobs), input_bytes(files))
     else:
         n_jobs = min(workers, max(len(jobs), 1))
-    results = list(_iterate(jobs, options, n_jobs, progress, scheduler))
+    results = list(_iterate(jobs, options, strict, n_jobs, progress, scheduler))
     for category, message in dict.fromkeys(w for r in results for w in r.warnings):
         warnings.warn(message, category, stacklevel=2)
-    _check_reference_label(results, plan, ref_label)
-    return collect(results, plan, absent)
+    _check_reference_label(results, plan, options.reference_value)
+    return dataclasses.replace(collect(results, plan, absent), options=options)
 
 
-def _iterate(jobs: list, options: dict[str, Any], n_jobs: int, progress: Any, scheduler: Any):
+def _iterate(
+    jobs: list, options: MeasureOptions, strict: bool, n_jobs: int, progress: Any, scheduler: Any
+):
     from agreement.progress import progress_bar
 
     own = isinstance(progress, bool) or progress is None
@@ -379,7 +350,7 @@ def _iterate(jobs: list, options: dict[str, Any], n_jobs: int, progress: Any, sc
     try:
         if n_jobs <= 1 and scheduler is None:
             for job in jobs:
-                yield _run(job, options)
+                yield _run(job, options, strict)
                 bar.update()
             return
         from joblib import Parallel, delayed
@@ -389,7 +360,7 @@ def _iterate(jobs: list, options: dict[str, Any], n_jobs: int, progress: Any, sc
                 n_jobs=-1 if scheduler is not None else n_jobs, return_as="generator_unordered"
             )
             parent = os.getpid() if scheduler is None else None  # local workers watch this one
-            tasks = (delayed(_run)(job, options, parent) for job in jobs)
+            tasks = (delayed(_run)(job, options, strict, parent) for job in jobs)
             for result in parallel(tasks):
                 yield result
                 bar.update()

@@ -26,9 +26,9 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from agreement.measures.lesions import LabelledMask, analyse, as_mask, check_pair
+from agreement.measures.options import check_detection_args
 from agreement.measures.overlap import intersections
 
-CRITERIA = ("suvmax", "overlap", "iou")
 MATCH_COLUMNS = ["side", "lesion_id", "status", "matched_id", "lesion_dsc"]
 
 
@@ -86,15 +86,6 @@ def f1_score(tp: int, fp: int, fn: int) -> float:
     """
     denom = tp + 0.5 * (fp + fn)
     return float(tp / denom) if tp + fp + fn > 0 else float("nan")
-
-
-def check_detection_args(criterion: str, iou_threshold: float, compat: str | None) -> None:
-    if criterion not in CRITERIA:
-        raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}; got {criterion!r}")
-    if not 0 < iou_threshold <= 1:
-        raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold!r}")
-    if compat not in (None, "reference"):
-        raise ValueError(f"compat must be None or 'reference', got {compat!r}")
 
 
 def detect_labelled(

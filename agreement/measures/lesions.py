@@ -15,8 +15,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from agreement.measures.dmax import dmax_per_label
+from agreement.measures.options import CONNECTIVITIES
 
-CONNECTIVITIES = (6, 18, 26)
 LESION_COLUMNS = ["lesion_id", "voxels", "volume", "suv_max", "suv_mean", "tla", "dmax"]
 
 

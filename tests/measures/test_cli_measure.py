@@ -304,7 +304,7 @@ def test_label_zero_is_refused(tmp_path, nifti):
     res = run(*measure_args(paths, tmp_path / "out", "--label", "0"))
     assert res.exit_code == 2 and "--label" in res.output
     assert not (tmp_path / "out").exists()
-    from agreement.measures.cohort import measure_cohort
+    from agreement import MeasureOptions
 
     with pytest.raises(ValueError, match="label must be a positive"):
-        measure_cohort(paths["pred"], paths["ref"], paths["pet"], label=0, progress=False)
+        MeasureOptions(label=0)

@@ -13,6 +13,7 @@ import pytest
 
 from agreement.errors import InputError
 from agreement.measures.cohort import measure_cohort
+from agreement.measures.options import MeasureOptions
 
 
 def _relabel(folder, value):
@@ -99,8 +100,8 @@ def test_reference_label_alone(tmp_path, rel):
 def test_api_refuses_absent_reference_label(tmp_path, rel):
     paths = rel.cohort(tmp_path, methods=("a",))
     with pytest.raises(InputError, match=r"^reference label 3: no reference mask contains"):
-        measure_cohort(paths["pred"], paths["ref"], paths["pet"], reference_label=3,
-                       pred_label=1, progress=False, workers=1)  # fmt: skip
+        measure_cohort(paths["pred"], paths["ref"], paths["pet"], progress=False, workers=1,
+                       options=MeasureOptions(reference_label=3, pred_label=1))  # fmt: skip
 
 
 @pytest.mark.bad_input(

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from agreement.measures.cohort import measure_cohort
+from agreement.measures.options import MeasureOptions
 
 
 def _drop(paths, method, case):
@@ -177,7 +178,7 @@ def test_api_lists_missing_pairs(tmp_path, rel):
     assert "1 (case, method) pair(s) without a prediction skipped" in res.summary()
     assert len(res.cases) == 3
     with pytest.raises(ValueError, match="missing must be one of skip, empty, fail"):
-        measure_cohort(paths["pred"], paths["ref"], paths["pet"], missing="zero")
+        MeasureOptions(missing="zero")
 
 
 @pytest.mark.bad_input(
