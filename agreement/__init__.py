@@ -42,6 +42,11 @@ _EXPORTS: dict[str, str] = {
     "CaseResult": "agreement.measures.case",
     "CohortResult": "agreement.measures.cohort",
     "Volume": "agreement.measures.io",
+    "StatsOptions": "agreement.options",
+    # compute once, render many
+    "analyse": "agreement.analysis",
+    "Analysis": "agreement.analysis",
+    "write_report": "agreement.report.build",
     # tables
     "read_measurements": "agreement.tables",
     "write_measurements": "agreement.tables",

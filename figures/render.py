@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from functools import partial
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -15,6 +16,9 @@ from figures.dsc import distributions, dsc_dmax_quartiles, dsc_scenarios, dsc_tm
 from figures.forest import tost_forest
 from figures.losses import l1_weighting, loss_curve_plot
 from figures.radar import ccc_intervals, ccc_radar
+
+if TYPE_CHECKING:
+    from agreement.analysis import Analysis
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -35,13 +39,13 @@ def _has(table: pd.DataFrame | None, *columns: str) -> bool:
 
 
 def render_all(
-    measurements: pd.DataFrame,
+    measurements: pd.DataFrame | Analysis,
     *,
     agreement: pd.DataFrame | None = None,
     cases: pd.DataFrame | None = None,
     lesions: pd.DataFrame | None = None,
     width: str | float = "double",
-    margin: float = 0.2,
+    margin: float | None = None,
     bland_altman_methods: list[str] | None = None,
     illustrations: bool = False,
     strata: Mapping[str, pd.DataFrame] | None = None,
@@ -58,17 +62,20 @@ def render_all(
 
     Parameters
     ----------
-    measurements : DataFrame
-        The measurements table.
+    measurements : DataFrame or Analysis
+        The measurements table, or an :class:`~agreement.analysis.Analysis` (from
+        :func:`agreement.analyse`), whose agreement, cases, lesions, strata and margin are then
+        used unless given here.
     agreement : DataFrame, optional
         The agreement table; computed with ``agreement.agreement_table(measurements)`` if None.
     cases, lesions : DataFrame, optional
         The cases and lesions tables.
     width : {"single", "double"} or float
         Figure width.
-    margin : float
+    margin : float, optional
         Relative margin drawn in the modified Bland-Altman grid (0.2 = ±20% of the mean
-        reference, the papers' TOST margin); pass the ``margin`` the statistics used.
+        reference, the papers' TOST margin); pass the ``margin`` the statistics used
+        (default: the Analysis's, else ``StatsOptions().margin``).
     bland_altman_methods : list of str, optional
         Methods that get a classic Bland-Altman figure; every method if None.
     illustrations : bool
@@ -86,6 +93,14 @@ def render_all(
     >>> sorted(render_all(m, agreement=a))
     ['bland_altman_modified', 'bland_altman_x', 'ccc_radar']
     """
+    if not isinstance(measurements, pd.DataFrame):  # an Analysis: nothing is computed again
+        analysis = measurements
+        measurements = analysis.measurements
+        agreement = analysis.agreement if agreement is None else agreement
+        cases = analysis.cases if cases is None else cases
+        lesions = analysis.lesions if lesions is None else lesions
+        strata = analysis.strata if strata is None else strata
+        margin = analysis.options.margin if margin is None else margin
     plan = plan_figures(
         measurements, agreement=agreement, cases=cases, lesions=lesions, width=width,
         margin=margin, bland_altman_methods=bland_altman_methods, illustrations=illustrations,
@@ -101,7 +116,7 @@ def plan_figures(
     cases: pd.DataFrame | None = None,
     lesions: pd.DataFrame | None = None,
     width: str | float = "double",
-    margin: float = 0.2,
+    margin: float | None = None,
     bland_altman_methods: list[str] | None = None,
     illustrations: bool = False,
     strata: Mapping[str, pd.DataFrame] | None = None,
@@ -125,6 +140,10 @@ def plan_figures(
         from agreement import agreement_table
 
         agreement = agreement_table(measurements)
+    if margin is None:
+        from agreement.options import StatsOptions
+
+        margin = StatsOptions().margin
     plan: dict[str, Callable[[], Figure]] = {}
     if _has(agreement, "method", "metric", "ccc"):
         plan["ccc_radar"] = partial(ccc_radar, agreement, width=width)

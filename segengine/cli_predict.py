@@ -121,21 +121,58 @@ def predict(
     _notes(output)
     click.echo(str(output))
     if report is not None:
-        from agreement.cli import agree
+        _report(output, reference, pet if pet is not None else images, report, overwrite,
+                not no_progress)  # fmt: skip
 
-        args = [
-            "report",
-            str(output),
-            "--reference",
-            str(reference),
-            "--pet",
-            str(pet if pet is not None else images),
-            "-o",
-            str(report),
-        ]
-        args += ["--overwrite"] if overwrite else []
-        args += ["--no-progress"] if no_progress else []
-        agree.main(args=args, prog_name="agree", standalone_mode=False)
+
+def _report(
+    pred: Path, reference: Path, pet: Path, out: Path, overwrite: bool, progress: bool
+) -> None:
+    """Measure the predictions, analyse them and write the report: library calls only."""
+    import inspect
+    import time
+
+    from agreement.analysis import analyse
+    from agreement.atomic import check_output_dir
+    from agreement.measures.cohort import measure_cohort
+    from agreement.report.build import write_report
+    from agreement.report.cases import cohort_inputs
+    from figures.report import draw_report_figures
+
+    check_output_dir(out, overwrite=overwrite, inputs=[pred, reference, pet])
+    start = time.perf_counter()
+    result = measure_cohort(pred, reference, pet, progress=progress)
+    timings = {"measure": time.perf_counter() - start}
+    if len(result.cases) == 0:
+        reason = result.failed["reason"].iloc[0] if len(result.failed) else "no case measured"
+        raise InputError(f"{pred}: {reason}")
+    start = time.perf_counter()
+    analysis = analyse(
+        result.measurements,
+        cases=result.cases,
+        lesions=result.lesions,
+        failed=result.failed,
+        missing=result.missing,
+        skipped=result.skipped,
+    )
+    timings["statistics"] = time.perf_counter() - start
+    inputs, volumes = cohort_inputs(pred, reference, pet)
+    defaults = inspect.signature(measure_cohort).parameters  # measured with the defaults
+    measured = {k: defaults[k].default for k in ("connectivity", "criterion", "iou_threshold")}
+    folder = write_report(
+        analysis,
+        out,
+        figures=draw_report_figures,
+        overwrite=overwrite,
+        measure_parameters=measured,
+        layout=result.layout,
+        source=f"masks in {pred} (segengine predict)",
+        inputs=inputs,
+        timings=timings,
+        volumes=volumes,
+        progress=progress,
+    )
+    click.echo(f"report: {folder / 'index.html'}")
 
 
 def _notes(output: Path) -> None:

@@ -28,7 +28,7 @@ def _run(*args):
 
 def test_writes_agreement_table(measurements, tmp_path):
     out = tmp_path / "agreement.csv"
-    res = _run(measurements, "-o", out, "--bootstrap", "50", "--margin", "0.1", "--seed", "1")
+    res = _run(measurements, "-o", out, "--n-resamples", "50", "--margin", "0.1", "--seed", "1")
     assert res.exit_code == 0, res.output
     table = pd.read_csv(out)
     assert list(table.columns) == COLUMNS and len(table) == 1
@@ -64,7 +64,7 @@ def test_user_errors_exit_2_with_one_line(tmp_path, measurements):
 
 
 def test_bad_option_values_exit_2(measurements, tmp_path):
-    for args in (["--alpha", "0.7"], ["--bootstrap", "-1"], ["--margin", "0"]):
+    for args in (["--alpha", "0.7"], ["--n-resamples", "-1"], ["--margin", "0"]):
         res = _run(measurements, "-o", tmp_path / "a.csv", *args)
         assert res.exit_code == 2
 
@@ -84,7 +84,7 @@ def test_help_shows_examples():
     res = CliRunner().invoke(agree, ["stats", "--help"])
     assert res.exit_code == 0
     assert "agree stats tables/measurements.csv -o agreement.csv" in res.output
-    assert "--bootstrap" in res.output and "--tdi-p" in res.output
+    assert "--n-resamples" in res.output and "--tdi-p" in res.output
 
 
 def test_infinite_value_exit_2_one_line(tmp_path, measurements):
@@ -115,9 +115,40 @@ def test_folders_instead_of_files_exit_2_one_line(tmp_path, measurements):
 
 def test_negative_seed_is_a_usage_error(measurements, tmp_path):
     # review: --seed -1 ended in numpy's ValueError traceback
-    res = _run(measurements, "-o", tmp_path / "a.csv", "--bootstrap", "20", "--seed", "-1")
+    res = _run(measurements, "-o", tmp_path / "a.csv", "--n-resamples", "20", "--seed", "-1")
     assert res.exit_code == 2 and "Traceback" not in res.output and "--seed" in res.output
     from agreement import ccc
 
     with pytest.raises(ValueError, match="seed must be a non-negative integer"):
         ccc([1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.5, 4.0], ci="bootstrap", seed=-1)
+
+
+def test_deprecated_bootstrap_flag_warns_and_still_works(measurements, tmp_path):
+    old, new = tmp_path / "old.csv", tmp_path / "new.csv"
+    res = _run(measurements, "-o", old, "--bootstrap", "50", "--seed", "1")
+    assert res.exit_code == 0, res.output
+    assert "warning: --bootstrap is deprecated; use --n-resamples" in res.output
+    assert _run(measurements, "-o", new, "--n-resamples", "50", "--seed", "1").exit_code == 0
+    pd.testing.assert_frame_equal(pd.read_csv(old), pd.read_csv(new))
+    assert "--bootstrap" not in CliRunner().invoke(agree, ["stats", "--help"]).output  # hidden
+
+
+def test_deprecated_n_boot_flag_warns(tmp_path, monkeypatch):
+    import agreement.cli.report
+
+    seen = {}
+
+    def fake(source, output, *args, **kwargs):
+        from agreement import StatsOptions
+
+        seen["options"] = next(a for a in args if isinstance(a, StatsOptions))  # built once
+        return output
+
+    monkeypatch.setattr(agreement.cli.report, "_run_report", fake)
+    table = tmp_path / "m.csv"
+    table.write_text("case_id,method,metric,reference,predicted\n")
+    res = CliRunner().invoke(agree, ["report", str(table), "-o", str(tmp_path / "r"),
+                                     "--n-boot", "300", "--no-progress"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "warning: --n-boot is deprecated; use --compare-n-resamples" in res.output
+    assert seen["options"].compare_n_resamples == 300

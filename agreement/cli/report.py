@@ -11,15 +11,19 @@ from typing import Any
 import click
 
 from agreement.cli.measure import WORKERS_HELP, echo_missing, measure_options
-from agreement.cli.stats import stats_options
+from agreement.cli.stats import options_from_flags, stats_options
 from agreement.errors import InputError
+from agreement.options import StatsOptions
 
 
 def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options of the report itself (shared by ``report`` and ``demo``)."""
     options = [
-        click.option("--n-boot", type=click.IntRange(100), default=2000, show_default=True,
+        click.option("--compare-n-resamples", type=click.IntRange(100),
+                     default=StatsOptions().compare_n_resamples, show_default=True,
                      help="Resamples of the paired bootstrap comparing the best method with the others."),
+        click.option("--n-boot", "n_boot_deprecated", type=click.IntRange(100), default=None,
+                     hidden=True, help="Deprecated spelling of --compare-n-resamples."),
         click.option("--width", type=click.Choice(["single", "double"]), default="double",
                      show_default=True, help="Figure width (journal column)."),
         click.option("--figure-formats", default="png", show_default=True, callback=_formats,
@@ -52,7 +56,6 @@ def _workers(given: int | None) -> int:
     return int(given) if given else 1
 
 
-STATS_KEYS = ("alpha", "margin", "delta", "tdi_p", "bootstrap", "seed")
 
 
 def _optional_table(path: Path | None, required: tuple[str, ...], what: str) -> Any:
@@ -87,38 +90,6 @@ def _read_measurements(path: Path) -> Any:
     return table
 
 
-def _input_files(
-    pred: Path | None,
-    reference: Path | None,
-    pet: Path | None,
-    shard: str | None,
-    pet_channel: str | None,
-    missing: str | None = "skip",
-    datalist: Path | None = None,
-) -> tuple[list[Path], dict[str, dict[str, Any]]]:
-    """Every input file (for the checksums) and, per case, its volumes (for the thumbnails)."""
-    from agreement.measures.cohort import parse_shard
-    from agreement.measures.layout import plan_cohort
-
-    plan = plan_cohort(pred, reference, pet, pet_channel=pet_channel, datalist=datalist)
-    parsed = parse_shard(shard) if shard else None
-    if parsed is not None:
-        plan = plan.shard(*parsed)
-    files: dict[Path, None] = {}
-    volumes = {}
-    for job in plan.jobs:
-        if not job.predictions and (missing != "empty" or job.pet is None):
-            continue  # a reference case without any prediction, not read
-        for path in (job.reference, job.pet, *job.predictions.values()):
-            files[Path(path)] = None
-        volumes[str(job.case_id)] = {
-            "pet": job.pet,
-            "reference": job.reference,
-            "predictions": dict(job.predictions),
-        }
-    return list(files), volumes
-
-
 def run_report(
     source: Path | None,
     output: Path,
@@ -128,16 +99,20 @@ def run_report(
     cases: Path | None = None,
     lesions: Path | None = None,
     failed: Path | None = None,
-    n_boot: int = 2000,
     width: str = "double",
     figure_formats: tuple[str, ...] = ("png",),
     fmt: str = "csv",
     overwrite: bool = False,
     **options: Any,
 ) -> Path:
-    """The body of ``agree report`` (also used by ``agree demo``); returns the report folder."""
+    """The body of ``agree report`` (also used by ``agree demo``); returns the report folder.
+
+    ``options`` holds the command's flags: the statistics' become one
+    :class:`~agreement.StatsOptions`, the others go to the measuring step.
+    """
     from agreement.measures.io import image_suffix
 
+    stats = options_from_flags(options)
     if source is not None and image_suffix(source) is not None and not source.is_dir():
         from agreement.measures.layout import not_a_mask_folder
         from agreement.tables import table_format
@@ -157,7 +132,7 @@ def run_report(
         progress = progress_bar(total=5, desc="report", unit="step")
     try:
         return _run_report(source, output, reference, pet, cases, lesions, failed, overwrite,
-                           n_boot, width, fmt, progress, figure_formats, **options)  # fmt: skip
+                           stats, width, fmt, progress, figure_formats, **options)  # fmt: skip
     finally:
         if progress:
             progress.close()
@@ -172,16 +147,17 @@ def _run_report(
     lesions: Path | None,
     failed: Path | None,
     overwrite: bool,
-    n_boot: int,
+    stats: StatsOptions,
     width: str,
     fmt: str,
     progress: Any,
     figure_formats: tuple[str, ...],
     **options: Any,
 ) -> Path:
-    from agreement.report.build import build_report
+    from agreement.analysis import analyse
+    from agreement.report.build import write_report
+    from agreement.report.cases import cohort_inputs
 
-    stats = {k: options[k] for k in STATS_KEYS if k in options}
     timings: dict[str, float] = {}
     datalist = options.get("datalist")
     if source is None and datalist is None:
@@ -200,7 +176,7 @@ def _run_report(
             reason = result.failed["reason"].iloc[0] if len(result.failed) else "no case measured"
             raise InputError(f"{source or datalist}: {reason}")
         echo_missing(result, output / f"missing.{fmt}", err=True)
-        inputs, volumes = _input_files(source, reference, pet, options.get("shard"),
+        inputs, volumes = cohort_inputs(source, reference, pet, options.get("shard"),
                                        options.get("pet_channel"), result.options.missing,
                                        datalist)  # fmt: skip
         measure_params = result.options.to_dict()
@@ -240,29 +216,42 @@ def _run_report(
             for name, p in (("cases", cases), ("lesions", lesions), ("failed", failed))
             if p is not None
         )
-    return build_report(
+    start = time.perf_counter()
+    analysis = analyse(
         tables["measurements"],
         cases=tables["cases"],
         lesions=tables["lesions"],
         failed=tables["failed"],
         missing=tables["missing"],
-        out_dir=output,
+        skipped=skipped,
+        options=stats,
+    )
+    timings["statistics"] = time.perf_counter() - start
+    return write_report(
+        analysis,
+        output,
+        figures=report_figures(options.get("workers")),
         overwrite=overwrite,
-        n_boot=n_boot,
         width=width,
         figure_formats=figure_formats,
         table_format=fmt,
         measure_parameters=measure_params,
         layout=layout,
-        skipped=skipped,
         source=src,
         inputs=inputs,
         timings=timings,
         volumes=volumes,
-        workers=_workers(options.get("workers")),
         progress=progress,
-        **stats,
     )
+
+
+def report_figures(workers: int | None = None) -> Callable[..., Any]:
+    """The figure drawer handed to :func:`agreement.write_report` (``-j N`` processes)."""
+    from functools import partial
+
+    from figures.report import draw_report_figures
+
+    return partial(draw_report_figures, workers=_workers(workers))
 
 
 @click.command(
@@ -270,7 +259,7 @@ def _run_report(
     epilog="""\b
 Examples:
   agree report preds/ --reference labelsTr/ --pet imagesTr/ -o report/
-  agree report preds/ --reference ref/ --pet pet/ -o report/ --bootstrap 2000 -j 8
+  agree report preds/ --reference ref/ --pet pet/ -o report/ --n-resamples 2000 -j 8
   agree report tables/measurements.csv -o report/          # cases/lesions.csv beside it are used
   agree report measurements.csv --cases cases.csv --lesions lesions.csv -o report/ --overwrite
 """,

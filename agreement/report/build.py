@@ -1,23 +1,23 @@
-"""Assemble a report folder: statistics → figures → tables → ``index.html`` (all or nothing).
+"""Write a report folder from an :class:`~agreement.analysis.Analysis` (all or nothing).
 
-:func:`build_report` is pure assembly: the numbers come from :mod:`agreement.stats` and
-:mod:`agreement.summary`, the drawings from :mod:`figures`. The folder is written inside
+:func:`write_report` only writes: the numbers come from :func:`agreement.analyse`, the
+drawings from the figure drawer the caller hands in (the ``agree`` CLI passes
+:func:`figures.report.draw_report_figures`). The folder is written inside
 :func:`agreement.atomic.atomic_dir`, so an error at any step leaves no folder behind.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from agreement.analysis import N_OUTLIERS, Analysis, jsonable
 from agreement.atomic import atomic_dir
 from agreement.report import content
 from agreement.report.cases import anchors, case_details
@@ -26,68 +26,11 @@ from agreement.report.provenance import (
     command_line,
     file_records,
     provenance,
-    utc_now,
     versions,
 )
 from agreement.report.text import REFERENCES, citation, definitions, methods_markdown
-from agreement.report.verdicts import CCC_THRESHOLD, method_verdicts, outliers
-from agreement.tables import MISSING_COLUMNS
+from agreement.report.verdicts import CCC_THRESHOLD
 
-#: Top-level keys of ``summary.json``; documented in docs/report.md and kept stable.
-SUMMARY_KEYS = (
-    "schema_version",
-    "generator",
-    "created",
-    "n_cases",
-    "n_methods",
-    "methods",
-    "metrics",
-    "n_failed",
-    "failed",
-    "skipped",
-    "parameters",
-    "best_method",
-    "best_method_rule",
-    "agreement",
-    "detection",
-    "comparisons",
-    "files",
-    "n_missing",
-    "missing",
-    "n_skipped",
-    "verdicts",
-    "outliers",
-)
-#: Keys of each ``summary.json["agreement"]`` record.
-AGREEMENT_KEYS = (
-    "method",
-    "metric",
-    "n",
-    "ccc",
-    "ccc_ci_low",
-    "ccc_ci_high",
-    "ccc_strength",
-    "tost_p",
-    "equivalent",
-    "ba_bias",
-    "ba_loa_low",
-    "ba_loa_high",
-    "cp",
-    "tdi",
-    "note",
-)
-#: Keys of each ``summary.json["detection"]`` record.
-DETECTION_KEYS = (
-    "method",
-    "n",
-    "dsc_mean",
-    "dsc_median",
-    "tp_rate_mean",
-    "fp_mean",
-    "fn_rate_mean",
-    "f1_mean",
-)
-BEST_RULE = "highest mean CCC over the metrics it could be estimated for; ties by name"
 VERDICT_RULE = (
     "Interchangeable for a metric means CCC ≥ {ccc:.2f} (McBride's 'moderate' or better) and "
     "the TOST showing the mean difference equivalent within ±{margin:.4g}% of the mean reference; "
@@ -95,8 +38,6 @@ VERDICT_RULE = (
     "(predicted − reference) and the criterion that failed. Not assessable: fewer than 3 "
     "paired cases or no spread."
 )
-#: Outlier rows per metric (largest |predicted − reference|).
-N_OUTLIERS = 5
 #: Resolution of the PNGs embedded in the page (the 7.2 in figures span about 1440 px).
 PAGE_DPI = 200
 
@@ -156,48 +97,6 @@ def _timer() -> tuple[dict[str, float], Any]:
     return timings, _Stage
 
 
-def _jsonable(value: Any) -> Any:
-    """NaN/inf → None, numpy scalars → Python, recursively."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        x = float(value)
-        return x if math.isfinite(x) else None
-    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
-        return None
-    return value
-
-
-def _records(df: pd.DataFrame | None, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
-    if df is None or df.empty:
-        return []
-    keys = list(keys) if keys is not None else list(df.columns)
-    return [_jsonable({k: r.get(k) for k in keys}) for r in df.to_dict("records")]
-
-
-def best_method(agreement: pd.DataFrame) -> str | None:
-    """The method with the highest mean CCC over its estimable metrics (ties by name).
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"method": ["a", "a", "b", "b"], "metric": ["x", "y"] * 2,
-    ...                   "ccc": [0.9, 0.8, 0.95, np.nan]})
-    >>> best_method(t)
-    'b'
-    """
-    means = agreement.groupby("method")["ccc"].mean().dropna()
-    if means.empty:
-        return None
-    ranked = sorted(means.items(), key=lambda kv: (-kv[1], str(kv[0])))
-    return str(ranked[0][0])
-
-
 def _write_table(df: pd.DataFrame, path: Path) -> None:
     try:
         from agreement.tables import write_table
@@ -211,181 +110,35 @@ def _write_table(df: pd.DataFrame, path: Path) -> None:
         df.to_csv(path, index=False, sep="\t" if path.suffix == ".tsv" else ",")
 
 
-def _statistics(measurements: pd.DataFrame, p: Mapping[str, Any]) -> pd.DataFrame:
-    from agreement.stats import agreement_table
-
-    return agreement_table(
-        measurements,
-        alpha=p["alpha"],
-        margin=p["margin"],
-        delta=p["delta"],
-        tdi_p=p["tdi_p"],
-        bootstrap=p["bootstrap"],
-        seed=p["seed"],
-    )
-
-
-def _comparisons(
-    measurements: pd.DataFrame, best: str | None, p: Mapping[str, Any]
-) -> tuple[pd.DataFrame | None, str]:
-    methods = list(dict.fromkeys(measurements["method"].astype(str)))
-    if len(methods) < 2:
-        return None, "Only one method: paired method comparisons are omitted."
-    if best is None:
-        return None, "No method has an estimable CCC: paired method comparisons are omitted."
-    from agreement.stats import compare_methods
-
-    frames, notes = [], []
-    for other in methods:
-        if other == best:
-            continue
-        try:
-            res = compare_methods(
-                measurements,
-                best,
-                other,
-                stat="ccc",
-                metric=None,
-                n_boot=p["n_boot"],
-                seed=p["seed"],
-            )
-        except ValueError as exc:  # e.g. no shared cases
-            notes.append(f"{best} vs {other}: {exc}")
-            continue
-        res = res.copy()
-        if "a" not in res.columns:
-            res.insert(0, "a", best)
-        if "b" not in res.columns:
-            res.insert(1, "b", other)
-        frames.append(res)
-    table = pd.concat(frames, ignore_index=True) if frames else None
-    if table is not None:
-        table.insert(table.columns.get_loc("p_value") + 1, "p_holm", holm(table["p_value"]))
-    return table, " ".join(notes)
-
-
-def holm(p_values: Iterable[float]) -> np.ndarray:
-    """Holm-adjusted p values (statsmodels' ``multipletests``); NaN stays NaN, out of the family.
-
-    Examples
-    --------
-    >>> holm([0.01, 0.04, float("nan"), 0.03]).round(3).tolist()
-    [0.03, 0.06, nan, 0.06]
-    """
-    from statsmodels.stats.multitest import multipletests
-
-    p = np.asarray(list(p_values), dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    if ok.any():
-        out[ok] = multipletests(p[ok], method="holm")[1]
-    return out
-
-
-def _summaries(
-    measurements: pd.DataFrame, cases: pd.DataFrame | None, lesions: pd.DataFrame | None
-) -> dict[str, pd.DataFrame]:
-    from agreement import summary
-
-    out: dict[str, pd.DataFrame] = {}
-    if cases is None or cases.empty:
-        return out
-    out["table1"] = summary.detection_table(cases)
-    out["dsc_by_scenario"] = summary.dsc_by_scenario(cases)
-    metrics = set(measurements["metric"])
-    if "tmtv" in metrics:
-        parts = [summary.dsc_by_tmtv_threshold(cases, measurements).assign(level="patient")]
-        if lesions is not None and not lesions.empty:
-            parts.append(
-                summary.dsc_by_tmtv_threshold(
-                    cases, measurements, level="lesion", lesions=lesions
-                ).assign(level="lesion")
-            )
-        out["dsc_by_tmtv"] = pd.concat(parts, ignore_index=True)
-    if "dmax" in metrics:
-        out["dsc_by_dmax"] = summary.dsc_by_dmax_quartile(cases, measurements)
-    return out
-
-
-#: Drawn first when figures are drawn in parallel (the slowest first keeps the workers busy).
-_SLOW_FIRST = ("coverage_tdi", "bland_altman_modified", "tost_forest", "dsc_tmtv_thresholds")
-
-
-def _draw_one(
-    name: str, plan_kwargs: dict[str, Any], stem: Path, formats: tuple[str, ...]
-) -> list[Path]:
-    """Draw one figure of the plan and save it (runs in a worker with ``workers > 1``)."""
-    from figures.render import plan_figures
-    from figures.style import save_figure
-
-    fig = plan_figures(**plan_kwargs)[name]()
-    return save_figure(fig, stem, formats=formats, dpi=PAGE_DPI)
-
-
 def _figures(
-    measurements: pd.DataFrame,
-    agreement: pd.DataFrame,
-    cases: pd.DataFrame | None,
-    lesions: pd.DataFrame | None,
-    folder: Path,
-    width: str,
-    best: str | None,
-    margin: float,
-    formats: tuple[str, ...] = ("png",),
-    strata: Mapping[str, pd.DataFrame] | None = None,
-    workers: int = 1,
+    draw: FigureDrawer, analysis: Analysis, folder: Path, width: str, formats: tuple[str, ...]
 ) -> list[dict[str, str]]:
-    """Draw each figure once; PNG (embedded in the page) plus the vector ``formats`` asked for.
-
-    With ``workers > 1`` the figures are drawn in that many processes (joblib, the pool that
-    measured the cases when there was one).
-    """
+    """Have ``draw`` save each figure once under ``folder``; the page embeds the PNGs."""
     import base64
 
-    from figures.render import plan_figures, safe_name
-
-    # One classic Bland-Altman plot (the best method's); the grid shows every method.
-    plan_kwargs: dict[str, Any] = {
-        "agreement": agreement, "cases": cases, "lesions": lesions, "width": width,
-        "margin": margin, "bland_altman_methods": [best] if best else [], "strata": strata,
-    }  # fmt: skip
-    names = list(plan_figures(measurements, **plan_kwargs))
-    plan_kwargs["measurements"] = measurements
-    keep = f"bland_altman_{safe_name(best)}" if best else None
     folder.mkdir(exist_ok=True)
-    wanted = ("png", *[f for f in formats if f != "png"])
-    stems = {n: folder / "".join(c if c.isalnum() or c in "-_" else "_" for c in n) for n in names}
-    order = [n for n in _SLOW_FIRST if n in names] + [n for n in names if n not in _SLOW_FIRST]
-    if workers > 1 and len(names) > 1:
-        from joblib import Parallel, delayed
-
-        jobs = min(workers, len(names))
-        drawn = Parallel(n_jobs=jobs)(
-            delayed(_draw_one)(n, plan_kwargs, stems[n], wanted) for n in order
-        )
-        paths = dict(zip(order, drawn, strict=True))
-    else:
-        paths = {n: _draw_one(n, plan_kwargs, stems[n], wanted) for n in names}
+    paths = draw(analysis, folder, width=width, formats=formats)
     out = []
-    for name in names:
-        safe = stems[name].name
-        if name == keep:
+    for files in paths.values():
+        files = [Path(f) for f in files]
+        safe = files[0].stem
+        if safe.startswith("bland_altman_") and safe != "bland_altman_modified":
             title, caption = (
-                f"Bland–Altman, {best}",
+                f"Bland–Altman, {analysis.best_method}",
                 "Classic Bland–Altman plot of the best method: bias and limits of agreement "
                 "with their confidence intervals, per metric. figures/ of agree figures has one "
                 "per method.",
             )
         else:
             title, caption = FIGURE_TEXT.get(safe, (safe.replace("_", " ").capitalize(), ""))
-        png = base64.b64encode(paths[name][0].read_bytes()).decode("ascii")
+        png = next(f for f in files if f.suffix == ".png")
         out.append(
             {
                 "name": safe,
                 "title": title,
                 "caption": caption,
-                "src": "data:image/png;base64," + png,
-                "files": ", ".join(p.name for p in paths[name]),
+                "src": "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii"),
+                "files": ", ".join(f.name for f in files),
             }
         )
     return out
@@ -431,71 +184,57 @@ def _stratified(tables: Mapping[str, pd.DataFrame]) -> list[dict[str, Any]]:
     return out
 
 
-def build_report(
-    measurements: pd.DataFrame,
-    *,
+#: Draws the report's figures: ``draw(analysis, folder, width=, formats=)`` saves each figure
+#: under ``folder`` (PNG always, then the other ``formats``) and returns its files by name.
+FigureDrawer = Callable[..., Mapping[str, Sequence[Path]]]
+
+
+def write_report(
+    analysis: Analysis,
     out_dir: str | os.PathLike[str],
-    cases: pd.DataFrame | None = None,
-    lesions: pd.DataFrame | None = None,
-    failed: pd.DataFrame | None = None,
-    missing: pd.DataFrame | None = None,
+    *,
+    figures: FigureDrawer | None = None,
     overwrite: bool = False,
-    alpha: float = 0.05,
-    margin: float = 0.2,
-    delta: float = 0.2,
-    tdi_p: float = 0.95,
-    bootstrap: int = 0,
-    seed: int = 0,
-    n_boot: int = 2000,
     width: str = "double",
     figure_formats: Iterable[str] = ("png",),
     table_format: str = "csv",
     measure_parameters: Mapping[str, Any] | None = None,
     layout: str | None = None,
-    skipped: Iterable[str] = (),
     source: str = "",
     inputs: Iterable[str | os.PathLike[str]] = (),
     command: str | None = None,
     timings: Mapping[str, float] | None = None,
     volumes: Mapping[str, Mapping[str, Any]] | None = None,
-    workers: int = 1,
     title: str = "PET segmentation agreement report",
     progress: Any = True,
 ) -> Path:
-    """Write the full report folder for a measurements table and return its path.
+    """Write the report folder of an :class:`~agreement.analysis.Analysis`; return its path.
+
+    Only writes: the numbers come from ``analysis`` (:func:`agreement.analyse`), the drawings
+    from ``figures``. The folder is written inside :func:`agreement.atomic.atomic_dir`, so an
+    error at any step leaves no folder behind.
 
     Parameters
     ----------
-    measurements : DataFrame
-        The measurements table (``case_id, method, metric, reference, predicted``).
+    analysis : Analysis
+        What :func:`agreement.analyse` computed.
     out_dir : path
         The report folder; refused when it exists unless ``overwrite``.
-    cases, lesions, failed : DataFrame, optional
-        The cases and lesions tables (detection, overlap and strata) and the failures of the
-        measuring step (listed under "cases skipped").
-    missing : DataFrame, optional
-        Pairs without a prediction and skipped inputs (``case_id, method, status, reason``;
-        ``CohortResult.missing``). Pairs a method lacks in ``measurements`` are added; the
-        completed table is written as ``missing.<ext>``, listed in ``summary.json`` and in the
-        HTML, which shows a banner when anything is missing, skipped or failed.
-    alpha, margin, delta, tdi_p, bootstrap, seed
-        The statistics' parameters (as ``agree stats``).
-    n_boot : int
-        Bootstrap resamples of the paired method comparisons.
+    figures : callable, optional
+        ``figures(analysis, folder, width=..., formats=...)`` saves the figures under
+        ``folder`` and returns ``{name: [files]}`` (PNG first), e.g.
+        ``figures.report.draw_report_figures``; no figures section without it.
     width : {"single", "double"}
-        Figure width (journal column).
+        Figure width (journal column), passed to ``figures``.
     figure_formats : iterable of {"png", "svg", "pdf"}
-        Files written per figure under ``figures/``. PNG (200 dpi) is always written: the page
-        embeds it; SVG (text kept as text) and PDF only when asked.
+        Files written per figure under ``figures/``. PNG is always written: the page embeds
+        it; SVG (text kept as text) and PDF only when asked.
     table_format : {"csv", "tsv", "parquet"}
         Format of the data tables; ``agreement.csv`` and the summaries are always CSV.
     measure_parameters : mapping, optional
         How the measurements were made (``connectivity``, ``criterion``, ...), for the text.
     layout, source : str
         The input layout detected and a one-line description of the source, for the summary.
-    skipped : iterable of str
-        Inputs found but not measured, each ``"PATH: reason"`` (``CohortResult.skipped``);
-        added to ``missing`` as ``skipped`` rows unless listed there already.
     inputs : iterable of paths
         Input files, listed with size and SHA-256 in the About section and provenance.json.
     command : str, optional
@@ -505,8 +244,6 @@ def build_report(
     volumes : mapping, optional
         Per case id: ``{"pet": path, "reference": path, "predictions": {method: path}}``, for
         the MIP thumbnails of the outlier cases (none without it).
-    workers : int
-        Processes drawing the figures (``agree report -j N`` passes its ``N``).
     progress : bool or tqdm
         Show a progress display, or advance this tqdm bar by one per stage.
 
@@ -518,91 +255,56 @@ def build_report(
     Examples
     --------
     >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> from agreement import analyse
     >>> rng = np.random.default_rng(0)
     >>> ref = rng.uniform(1, 10, 8)
     >>> m = pd.DataFrame({"case_id": [f"c{i}" for i in range(8)], "method": "unet/dice",
     ...                   "metric": "suv_max", "reference": ref,
     ...                   "predicted": ref + rng.normal(0, 0.3, 8)})
-    >>> out = build_report(m, out_dir=pathlib.Path(tempfile.mkdtemp()) / "r", progress=False)
+    >>> out = write_report(analyse(m), pathlib.Path(tempfile.mkdtemp()) / "r", progress=False)
     >>> sorted(p.name for p in out.iterdir() if p.suffix)[:4]
     ['agreement.csv', 'index.html', 'measurements.csv', 'methods.md']
     """
-    from agreement.tables import validate_measurements
-
-    if not 0 < alpha < 0.5 or not 0 < tdi_p < 1:
-        raise ValueError(f"alpha must be in (0, 0.5) and tdi_p in (0, 1), got {alpha!r}, {tdi_p!r}")
-    if not margin > 0 or not delta > 0:
-        raise ValueError(f"margin and delta must be > 0, got {margin!r}, {delta!r}")
     if table_format not in ("csv", "tsv", "parquet"):
         raise ValueError(f"table_format must be csv, tsv or parquet, got {table_format!r}")
-    from agreement.summary import missing_table
-
     figure_formats = tuple(dict.fromkeys(str(f).lower().lstrip(".") for f in figure_formats))
     if not set(figure_formats) <= {"png", "svg", "pdf"}:
         raise ValueError(f"figure formats must be png, svg or pdf, got {figure_formats!r}")
-    measurements = validate_measurements(measurements, source="measurements", check_pairing=False)
-    cases, lesions, failed = (
-        None if t is None else t.assign(case_id=t["case_id"].astype(str)) if "case_id" in t else t
-        for t in (cases, lesions, failed)
-    )
-    missing = missing_table(measurements, missing, failed, skipped)
-    absent = missing[missing["status"] != "skipped"]
-    skipped_rows = missing[missing["status"] == "skipped"]
+    wanted = ("png", *[f for f in figure_formats if f != "png"])
+    a = analysis
     params: dict[str, Any] = {
-        "alpha": alpha,
-        "margin": margin,
-        "delta": delta,
-        "tdi_p": tdi_p,
-        "bootstrap": int(bootstrap),
-        "seed": int(seed),
-        "n_boot": int(n_boot),
+        **a.options.parameters(),
         "width": width,
-        "figure_formats": ",".join(("png", *[f for f in figure_formats if f != "png"])),
+        "figure_formats": ",".join(wanted),
         **dict(measure_parameters or {}),
     }
     inputs = list(inputs)
-    created = utc_now()
     command = command if command is not None else command_line()
     stage_times, stage = _timer()
     bar, own_bar = _progress(progress)
     try:
         with atomic_dir(out_dir, overwrite=overwrite, inputs=inputs) as tmp:
-            with stage("statistics"):
-                _step(bar, "statistics")
-                agreement = _statistics(measurements, params)
-                best = best_method(agreement)
-                comparisons, comparison_note = _comparisons(measurements, best, params)
-                tables = _summaries(measurements, cases, lesions)
-                verdicts = method_verdicts(agreement, margin=margin)
-                outlier_table = outliers(measurements, k=N_OUTLIERS)
+            _step(bar, "statistics")  # computed by analyse: this stage only counts
             with stage("figures"):
                 _step(bar, "figures")
-                figures = _figures(
-                    measurements,
-                    agreement,
-                    cases,
-                    lesions,
-                    tmp / "figures",
-                    width,
-                    best,
-                    params["margin"],
-                    figure_formats,
-                    tables,
-                    workers,
-                )
+                drawn = _figures(figures, a, tmp / "figures", width, wanted) if figures else []
             with stage("tables"):
                 _step(bar, "tables")
                 ext = "." + table_format
                 _write_all(
                     tmp,
                     ext,
-                    measurements,
-                    cases,
-                    lesions,
-                    failed,
-                    agreement,
-                    comparisons,
-                    {"missing" + ext: missing, **{f"{k}.csv": v for k, v in tables.items()}},
+                    a.measurements,
+                    a.cases,
+                    a.lesions,
+                    a.failed,
+                    a.agreement,
+                    a.comparisons,
+                    {
+                        "missing" + ext: pd.concat([a.missing, a.skipped]).sort_index(),
+                        **{f"{k}.csv": v for k, v in a.strata.items()},
+                    },
                 )
             with stage("provenance"):
                 _step(bar, "provenance")
@@ -611,79 +313,33 @@ def build_report(
                 _step(bar, "html")
                 vers = versions()
                 all_timings = {**dict(timings or {}), **stage_times}
-                methods = list(dict.fromkeys(measurements["method"].astype(str)))
-                metrics = content.ordered_metrics(measurements["metric"])
-                n_cases = int(measurements["case_id"].nunique())
                 (tmp / "methods.md").write_text(
                     methods_markdown(
                         params,
-                        n_cases=n_cases,
-                        methods=methods,
-                        metrics=[content.metric_label(m) for m in metrics],
+                        n_cases=a.n_cases,
+                        methods=a.methods,
+                        metrics=[content.metric_label(m) for m in a.metrics],
                         versions=vers,
                     ),
                     encoding="utf-8",
                 )
-                files = sorted(
-                    [str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()]
-                    + ["index.html", "provenance.json", "summary.json"]
-                )
-                summary_doc = {
-                    "schema_version": 2,
-                    "generator": f"pet-agreement {vers['pet-agreement']}",
-                    "created": created,
-                    "n_cases": n_cases,
-                    "n_methods": len(methods),
-                    "methods": methods,
-                    "metrics": metrics,
-                    "n_failed": 0 if failed is None else len(failed),
-                    "failed": _records(failed),
-                    "skipped": _records(skipped_rows, ["case_id", "method", "reason"]),
-                    "parameters": _jsonable(params),
-                    "best_method": best,
-                    "best_method_rule": BEST_RULE,
-                    "agreement": _records(agreement, AGREEMENT_KEYS),
-                    "detection": _records(tables.get("table1"), DETECTION_KEYS)
-                    if "table1" in tables
-                    else [],
-                    "comparisons": _records(comparisons),
-                    "files": files,
-                    "n_missing": len(absent),
-                    "missing": _records(absent, MISSING_COLUMNS),
-                    "n_skipped": len(skipped_rows),
-                    "verdicts": {v.method: v.sentence for v in verdicts},
-                    "outliers": _records(outlier_table),
-                }
-                _write_json(tmp / "summary.json", summary_doc)
+                files = [str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()]
+                files += ["index.html", "provenance.json", "summary.json"]
+                extra = {k: v for k, v in params.items() if k not in a.options.parameters()}
+                _write_json(tmp / "summary.json", a.to_dict(files=files, parameters=extra))
                 context = _context(
+                    a,
                     title=title,
-                    created=created,
                     version=vers["pet-agreement"],
                     params=params,
-                    measurements=measurements,
-                    cases=cases,
-                    lesions=lesions,
-                    failed=failed,
-                    missing=absent,
-                    skipped=skipped_rows,
-                    agreement=agreement,
-                    best=best,
-                    comparisons=comparisons,
-                    comparison_note=comparison_note,
-                    tables=tables,
-                    figures=figures,
+                    figures=drawn,
                     layout=layout or "",
                     source=source,
                     command=command,
                     versions_=vers,
                     inputs=inputs_rec,
                     timings=all_timings,
-                    methods=methods,
-                    metrics=metrics,
-                    n_cases=n_cases,
-                    verdicts=verdicts,
-                    outliers=outlier_table,
-                    cases_detail=case_details(outlier_table, measurements, cases, volumes),
+                    cases_detail=case_details(a.outliers, a.measurements, a.cases, volumes),
                 )
                 (tmp / "index.html").write_text(render_html(context), encoding="utf-8")
             all_timings = {**dict(timings or {}), **stage_times}
@@ -691,8 +347,8 @@ def build_report(
                 tmp / "provenance.json",
                 provenance(
                     command=command,
-                    created=created,
-                    parameters=_jsonable(params),
+                    created=a.created,
+                    parameters=jsonable(params),
                     inputs=inputs_rec,
                     timings=all_timings,
                 ),
@@ -702,7 +358,6 @@ def build_report(
         if own_bar and bar is not None:
             bar.close()
     return Path(out_dir)
-
 
 def _readable(folder: Path) -> None:
     """Give the report the permissions the user's umask asks for (temporary ones are private)."""
@@ -742,7 +397,7 @@ def _step(bar: Any, name: str) -> None:
 
 def _write_json(path: Path, doc: Mapping[str, Any]) -> None:
     path.write_text(
-        json.dumps(_jsonable(dict(doc)), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        json.dumps(jsonable(dict(doc)), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
 
 
@@ -775,23 +430,9 @@ def _write_all(
     return written
 
 
-def _context(**kw: Any) -> dict[str, Any]:
+def _context(a: Analysis, **kw: Any) -> dict[str, Any]:
     params = kw["params"]
-    cases, lesions, tables = kw["cases"], kw["lesions"], kw["tables"]
-    notes = []
-    if len(kw["methods"]) < 2:
-        notes.append("Only one method in the table: paired method comparisons are omitted.")
-    small = kw["agreement"][pd.to_numeric(kw["agreement"]["n"], errors="coerce") < 3]
-    if not small.empty:
-        what = ", ".join(
-            sorted(
-                {
-                    f"{content.metric_label(m)} ({meth})"
-                    for m, meth in zip(small["metric"], small["method"], strict=True)
-                }
-            )
-        )
-        notes.append(f"Fewer than 3 paired cases (intervals not estimable, TOST not run): {what}.")
+    cases, lesions, tables = a.cases, a.lesions, a.strata
     if cases is None:
         detection, det_note = (
             HtmlTable([], [], []),
@@ -817,7 +458,7 @@ def _context(**kw: Any) -> dict[str, Any]:
             "volumes are medians over reference lesions."
         )
     stratified = _stratified(tables)
-    comp = kw["comparisons"]
+    comp = a.comparisons
     param_rows = [[k, "—" if v is None or v == "" else str(v)] for k, v in params.items()]
     version_rows = [[k, v] for k, v in kw["versions_"].items()]
     input_rows = [[r["path"], f"{r['size']:,}", r["sha256"]] for r in kw["inputs"]]
@@ -825,28 +466,28 @@ def _context(**kw: Any) -> dict[str, Any]:
     return {
         "title": kw["title"],
         "alpha": params["alpha"],
-        "created": kw["created"],
+        "created": a.created,
         "version": kw["version"],
         "summary": {
-            "n_cases": kw["n_cases"],
-            "n_methods": len(kw["methods"]),
-            "methods": kw["methods"],
-            "metrics": [content.metric_label(m) for m in kw["metrics"]],
+            "n_cases": a.n_cases,
+            "n_methods": len(a.methods),
+            "methods": a.methods,
+            "metrics": [content.metric_label(m) for m in a.metrics],
             "layout": kw["layout"],
             "source": kw["source"] or "measurements table",
-            "n_failed": 0 if kw["failed"] is None else len(kw["failed"]),
-            "n_missing": len(kw["missing"]),
-            "n_skipped": len(kw["skipped"]),
+            "n_failed": 0 if a.failed is None else len(a.failed),
+            "n_missing": len(a.missing),
+            "n_skipped": len(a.skipped),
         },
-        "notes": notes,
-        "case_counts": content.case_counts(kw["measurements"]),
-        "failed": frame_table(kw["failed"]),
-        "missing": frame_table(kw["missing"]),
-        "skipped": frame_table(kw["skipped"][["case_id", "method", "reason"]]),
-        "banner": content.omission_banner(kw["failed"], kw["missing"], kw["skipped"]),
-        "overview": content.overview(kw["agreement"]),
+        "notes": list(a.notes),
+        "case_counts": content.case_counts(a.measurements),
+        "failed": frame_table(a.failed),
+        "missing": frame_table(a.missing),
+        "skipped": frame_table(a.skipped[["case_id", "method", "reason"]]),
+        "banner": content.omission_banner(a.failed, a.missing, a.skipped),
+        "overview": content.overview(a.agreement),
         "metric_sections": content.metric_sections(
-            kw["agreement"], kw["outliers"], anchors(kw["outliers"]["case_id"])
+            a.agreement, a.outliers, anchors(a.outliers["case_id"])
         ),
         "verdicts": [
             {
@@ -858,7 +499,7 @@ def _context(**kw: Any) -> dict[str, Any]:
                 if not v.interchangeable
                 else "mixed",
             }
-            for v in kw["verdicts"]
+            for v in a.verdicts
         ],
         "verdict_rule": VERDICT_RULE.format(ccc=CCC_THRESHOLD, margin=100 * params["margin"]),
         "n_outliers": N_OUTLIERS,
@@ -874,20 +515,20 @@ def _context(**kw: Any) -> dict[str, Any]:
         if stratified
         else "Stratified results need the cases table (and TMTV and Dmax measurements).",
         "comparison": {
-            "best": kw["best"] or "",
-            "rule": BEST_RULE,
+            "best": a.best_method or "",
+            "rule": a.best_method_rule,
             "stat": "ccc",
             "table": content.comparison_display(comp, params["alpha"])
             if comp is not None
             else HtmlTable([], [], []),
-            "note": kw["comparison_note"],
+            "note": a.comparison_note,
         },
         "definitions": definitions(params),
         "parameters": HtmlTable(["Parameter", "Value"], param_rows, [False, False]),
         "references": REFERENCES,
         "citation": citation(kw["version"]),
         "about": {
-            "time": kw["created"],
+            "time": a.created,
             "command": kw["command"],
             "versions": HtmlTable(["Package", "Version"], version_rows, [False, False]),
             "inputs": HtmlTable(["File", "Bytes", "SHA-256"], input_rows, [False, True, False]),
@@ -896,4 +537,4 @@ def _context(**kw: Any) -> dict[str, Any]:
     }
 
 
-__all__ = ["AGREEMENT_KEYS", "DETECTION_KEYS", "SUMMARY_KEYS", "best_method", "build_report"]
+__all__ = ["FigureDrawer", "write_report"]

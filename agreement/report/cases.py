@@ -178,4 +178,41 @@ def case_details(
     return blocks
 
 
-__all__ = ["anchors", "case_details", "case_table", "mip_png", "thumbnail"]
+
+def cohort_inputs(
+    pred: Path | None,
+    reference: Path | None,
+    pet: Path | None,
+    shard: str | None = None,
+    pet_channel: str | None = None,
+    missing: str | None = "skip",
+    datalist: Path | None = None,
+) -> tuple[list[Path], dict[str, dict[str, Any]]]:
+    """Every input file of a cohort (for the checksums) and, per case, its volumes (thumbnails).
+
+    Arguments as :func:`agreement.measure_cohort`; the volumes are what
+    :func:`case_details` draws for :func:`agreement.write_report`'s ``volumes``.
+    """
+    from agreement.measures.cohort import parse_shard
+    from agreement.measures.layout import plan_cohort
+
+    plan = plan_cohort(pred, reference, pet, pet_channel=pet_channel, datalist=datalist)
+    parsed = parse_shard(shard) if shard else None
+    if parsed is not None:
+        plan = plan.shard(*parsed)
+    files: dict[Path, None] = {}
+    volumes = {}
+    for job in plan.jobs:
+        if not job.predictions and (missing != "empty" or job.pet is None):
+            continue  # a reference case without any prediction, not read
+        for path in (job.reference, job.pet, *job.predictions.values()):
+            files[Path(path)] = None
+        volumes[str(job.case_id)] = {
+            "pet": job.pet,
+            "reference": job.reference,
+            "predictions": dict(job.predictions),
+        }
+    return list(files), volumes
+
+
+__all__ = ["anchors", "case_details", "case_table", "cohort_inputs", "mip_png", "thumbnail"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 import types
 
+from agreement.options import StatsOptions
 from agreement.stats.bland_altman import BlandAltmanResult, bland_altman
 from agreement.stats.ccc import CCCResult, ccc
 from agreement.stats.compare import CompareResult, compare_methods
@@ -21,6 +22,7 @@ __all__ = [
     "CCCResult",
     "CompareResult",
     "CoverageResult",
+    "StatsOptions",
     "TDIResult",
     "TOSTResult",
     "agreement_table",

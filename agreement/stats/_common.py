@@ -168,11 +168,11 @@ def check_seed(seed: int | None) -> int | None:
     return seed
 
 
-def check_n_boot(n_boot: int, *, allow_zero: bool = False) -> int:
+def check_n_boot(n_boot: int, *, allow_zero: bool = False, name: str = "n_resamples") -> int:
     """Raise ValueError unless ``n_boot`` is a positive integer (or 0 when allowed)."""
     low = 0 if allow_zero else 1
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < low:
-        raise ValueError(f"n_boot must be an integer >= {low}, got {n_boot!r}")
+        raise ValueError(f"{name} must be an integer >= {low}, got {n_boot!r}")
     return int(n_boot)
 
 

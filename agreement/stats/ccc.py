@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
+from agreement.deprecation import renamed_keywords
 from agreement.stats._common import (
     MIN_N,
     NanPolicy,
@@ -92,7 +93,7 @@ def ccc_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def bootstrap_ccc_ci(
     x: np.ndarray, y: np.ndarray, counts: np.ndarray, alpha: float
 ) -> tuple[float, float, str]:
-    """Percentile bootstrap interval of the CCC from resample ``counts`` (n_boot, n).
+    """Percentile bootstrap interval of the CCC from resample ``counts`` (n_resamples, n).
 
     Moments of all resamples come from one matrix product (values shifted by a common
     constant, which leaves the CCC unchanged). Resamples in which the predicted or the
@@ -147,13 +148,14 @@ def _fisher_z_interval(
     return math.tanh(z - q * se_z), math.tanh(z + q * se_z)
 
 
+@renamed_keywords(n_boot="n_resamples")
 def ccc(
     predicted: ArrayLike,
     reference: ArrayLike,
     *,
     alpha: float = 0.05,
     ci: Literal["fisher_z", "bootstrap"] = "fisher_z",
-    n_boot: int = 2000,
+    n_resamples: int = 2000,
     seed: int | None = 0,
     nan_policy: NanPolicy = "raise",
 ) -> CCCResult:
@@ -172,7 +174,7 @@ def ccc(
         Two-sided 1 - alpha interval.
     ci : {"fisher_z", "bootstrap"}
         Interval method.
-    n_boot, seed : int
+    n_resamples, seed : int
         Resamples and seed for ``ci="bootstrap"``.
     nan_policy : {"raise", "omit"}
         What to do with pairs holding a NaN.
@@ -194,7 +196,7 @@ def ccc(
     alpha = check_alpha(alpha)
     check_choice("ci", ci, ("fisher_z", "bootstrap"))
     if ci == "bootstrap":
-        n_boot = check_n_boot(n_boot)
+        n_resamples = check_n_boot(n_resamples)
     x, y = paired(predicted, reference, nan_policy)
     scale = pow2_scale(x, y)  # CCC is scale invariant; avoids overflow of the moments
     x, y = x * scale, y * scale
@@ -225,5 +227,5 @@ def ccc(
             u = (x.mean() - y.mean()) / (sx2 * sy2) ** 0.25
             low, high = _fisher_z_interval(rho_c, r, accuracy, u, n, alpha)
     else:
-        low, high, note = bootstrap_ccc_ci(x, y, resample_counts(n, n_boot, seed), alpha)
+        low, high, note = bootstrap_ccc_ci(x, y, resample_counts(n, n_resamples, seed), alpha)
     return CCCResult(rho_c, low, high, r, accuracy, n, strength_label(rho_c), ci, note)

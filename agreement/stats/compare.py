@@ -5,17 +5,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from agreement.deprecation import renamed_keywords
+from agreement.options import StatsOptions, resolve
 from agreement.stats._common import (
     MIN_N,
     Result,
     bootstrap_indices,
-    check_alpha,
     check_choice,
-    check_n_boot,
     fmt,
     pow2_scale,
     quantile_rows,
@@ -119,6 +120,7 @@ def _compare_one(
     )  # fmt: skip
 
 
+@renamed_keywords(n_boot="n_resamples")
 def compare_methods(
     measurements: pd.DataFrame,
     a: str,
@@ -126,12 +128,9 @@ def compare_methods(
     *,
     stat: str = "ccc",
     metric: str | None = None,
-    n_boot: int = 2000,
-    seed: int | None = 0,
-    alpha: float = 0.05,
-    delta: float = 0.2,
-    tdi_p: float = 0.95,
-    relative: bool = True,
+    n_resamples: int | None = None,
+    options: StatsOptions | None = None,
+    **overrides: Any,
 ) -> CompareResult | pd.DataFrame:
     """Paired bootstrap of ``stat(a) - stat(b)`` on the cases both methods measured.
 
@@ -154,12 +153,14 @@ def compare_methods(
     metric : str or None
         One metric (returns a ``CompareResult``) or None for every metric both methods
         have (returns a DataFrame, one row per metric).
-    n_boot, seed : int
-        Resamples and seed.
-    alpha : float
-        Two-sided interval level.
-    delta, tdi_p, relative
-        Knobs of ``cp`` and ``tdi``.
+    n_resamples : int, optional
+        Resamples (default: ``options.compare_n_resamples``, 2000). ``n_boot=`` is its
+        deprecated spelling.
+    options : StatsOptions, optional
+        ``seed``, ``alpha`` (two-sided interval level), ``delta``, ``tdi_p`` and ``relative``
+        (knobs of ``cp`` and ``tdi``) come from here (defaults: ``StatsOptions()``).
+    **overrides
+        Fields of :class:`~agreement.StatsOptions` replacing those of ``options``.
 
     Returns
     -------
@@ -175,15 +176,14 @@ def compare_methods(
     ...                   "reference": ref, "predicted": [10.5, 11.8, 8.1, 19.5, 15.2, 9.1]}),
     ...     pd.DataFrame({"case_id": list("abcdef"), "method": "B", "metric": "tmtv",
     ...                   "reference": ref, "predicted": [13.0, 9.0, 9.5, 24.0, 12.0, 11.0]})])
-    >>> res = compare_methods(df, "A", "B", stat="mae", metric="tmtv", n_boot=500)
+    >>> res = compare_methods(df, "A", "B", stat="mae", metric="tmtv", n_resamples=500)
     >>> round(res.estimate, 3), res.n
     (-2.483, 6)
     """
     check_choice("stat", stat, STATS)
-    n_boot = check_n_boot(n_boot)
-    alpha = check_alpha(alpha)
-    if not delta > 0 or not 0 < tdi_p < 1:
-        raise ValueError(f"delta must be > 0 and tdi_p in (0, 1), got {delta!r}, {tdi_p!r}")
+    if n_resamples is not None:
+        overrides["compare_n_resamples"] = n_resamples
+    o = resolve(options, overrides)
     table = validate_measurements(measurements, source="measurements", check_pairing=False)
     methods = list(table["method"].unique())
     for name in (a, b):
@@ -191,7 +191,8 @@ def compare_methods(
             raise ValueError(f"method {name!r} not in the table; have {', '.join(methods)}")
     if a == b:
         raise ValueError("a and b must be different methods")
-    opts = dict(n_boot=n_boot, seed=seed, alpha=alpha, delta=delta, tdi_p=tdi_p, relative=relative)
+    opts = dict(n_boot=o.compare_n_resamples, seed=o.seed, alpha=o.alpha, delta=o.delta,
+                tdi_p=o.tdi_p, relative=o.relative)  # fmt: skip
     if metric is not None:
         have = set(table.loc[table["method"] == a, "metric"]) & set(
             table.loc[table["method"] == b, "metric"]

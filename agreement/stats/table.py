@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from agreement.stats._common import check_n_boot, prefixed, resample_counts
+from agreement.deprecation import renamed_keywords
+from agreement.options import StatsOptions, resolve
+from agreement.stats._common import prefixed, resample_counts
 from agreement.stats.bland_altman import bland_altman
 from agreement.stats.ccc import bootstrap_ccc_ci, ccc
 from agreement.stats.coverage import coverage_probability
@@ -36,19 +38,19 @@ def _first(group: pd.DataFrame, column: str) -> Any:
 
 
 def _row(
-    method: str, metric: str, group: pd.DataFrame, opts: dict[str, Any], counts: np.ndarray | None
+    method: str, metric: str, group: pd.DataFrame, opts: StatsOptions, counts: np.ndarray | None
 ) -> dict[str, Any]:
     x = group["predicted"].to_numpy(float)
     y = group["reference"].to_numpy(float)
-    alpha, relative = opts["alpha"], opts["relative"]
+    alpha, relative = opts.alpha, opts.relative
     c = ccc(x, y, alpha=alpha)
-    t = tost(x, y, margin=opts["margin"], relative=relative, alpha=alpha)
-    b = bland_altman(x, y, alpha=alpha, x=opts["x"], loa_ci=opts["loa_ci"])
-    cp = coverage_probability(x, y, delta=opts["delta"], relative=relative, alpha=alpha)
-    td = tdi(x, y, p=opts["tdi_p"], alpha=alpha, n_boot=0)
+    t = tost(x, y, margin=opts.margin, relative=relative, alpha=alpha)
+    b = bland_altman(x, y, alpha=alpha, x=opts.x, loa_ci=opts.loa_ci)
+    cp = coverage_probability(x, y, delta=opts.delta, relative=relative, alpha=alpha)
+    td = tdi(x, y, p=opts.tdi_p, alpha=alpha, n_resamples=0)
     ccc_low, ccc_high, tdi_high, boot_note = c.ci_low, c.ci_high, td.ci_high, ""
     if counts is not None and x.size >= 3:
-        tdi_high = bootstrap_tdi_upper(np.abs(x - y), counts, opts["tdi_p"], alpha)
+        tdi_high = bootstrap_tdi_upper(np.abs(x - y), counts, opts.tdi_p, alpha)
         if not math.isnan(c.estimate) and not math.isnan(c.pearson_r):
             ccc_low, ccc_high, boot_note = bootstrap_ccc_ci(x, y, counts, alpha)
     network, loss = split_method(method)
@@ -86,19 +88,9 @@ def _row(
     return row
 
 
+@renamed_keywords(bootstrap="n_resamples")
 def agreement_table(
-    measurements: pd.DataFrame,
-    *,
-    alpha: float = 0.05,
-    margin: float = 0.2,
-    delta: float = 0.2,
-    tdi_p: float = 0.95,
-    bootstrap: int = 0,
-    seed: int | None = 0,
-    relative: bool = True,
-    x: Literal["mean", "reference"] = "mean",
-    loa_ci: Literal["ba1986", "ba1999", "exact"] = "exact",
-    nan_policy: Literal["raise", "omit"] = "raise",
+    measurements: pd.DataFrame, *, options: StatsOptions | None = None, **overrides: Any
 ) -> pd.DataFrame:
     """Agreement statistics for every (method, metric) of a measurements table.
 
@@ -106,29 +98,22 @@ def agreement_table(
     ``COLUMNS``: Lin's CCC (Fisher-z interval), paired TOST (bound ``margin`` ×
     |mean reference|), Bland-Altman (limit intervals by ``loa_ci``; slope of d on ``x``),
     empirical CP (allowance ``delta`` × |reference|, Wilson interval) and empirical TDI
-    at ``tdi_p``. With ``bootstrap=N > 0`` the CCC interval and the TDI upper limit
+    at ``tdi_p``. With ``n_resamples=N > 0`` the CCC interval and the TDI upper limit
     come from N seeded case resamples (one index matrix per group size, all resamples
-    computed at once); with ``bootstrap=0`` ``tdi_ci_high`` is NaN.
+    computed at once); with ``n_resamples=0`` ``tdi_ci_high`` is NaN.
 
     Parameters
     ----------
     measurements : DataFrame
         Columns ``case_id, method, metric, reference, predicted`` (+ optional
         ``network, loss, fold, unit``).
-    alpha, margin, delta, tdi_p : float
-        Level, TOST margin, CP allowance, TDI proportion.
-    bootstrap : int
-        Resamples for bootstrap intervals (0: none).
-    seed : int
-        Seed of the resampling.
-    relative : bool
-        Margins relative to the reference (True) or absolute.
-    x : {"mean", "reference"}
-        Regressor of the Bland-Altman proportional-bias slope.
-    loa_ci : {"ba1986", "ba1999", "exact"}
-        Interval method of the limits of agreement.
-    nan_policy : {"raise", "omit"}
-        Rows with a NaN value raise or are dropped.
+    options : StatsOptions, optional
+        The statistics' options (defaults: ``StatsOptions()``).
+    **overrides
+        Fields of :class:`~agreement.StatsOptions` replacing those of ``options``
+        (``alpha``, ``margin``, ``delta``, ``tdi_p``, ``n_resamples``, ``seed``,
+        ``relative``, ``x``, ``loa_ci``, ``nan_policy``). ``bootstrap=`` is the deprecated
+        spelling of ``n_resamples=``.
 
     Returns
     -------
@@ -145,21 +130,18 @@ def agreement_table(
     >>> row["network"], row["unit"], int(row["n"]), float(round(row["ccc"], 3))
     ('unet', 'ml', 5, 0.979)
     """
-    bootstrap = check_n_boot(bootstrap, allow_zero=True)
+    opts = resolve(options, overrides)
     table = validate_measurements(
-        measurements, source="measurements", nan_policy=nan_policy, check_pairing=False
-    )
-    opts = dict(
-        alpha=alpha, margin=margin, delta=delta, tdi_p=tdi_p, relative=relative, x=x, loa_ci=loa_ci
+        measurements, source="measurements", nan_policy=opts.nan_policy, check_pairing=False
     )
     cache: dict[int, np.ndarray] = {}  # one resample-count matrix per group size
     rows = []
     for (method, metric), group in table.groupby(["method", "metric"], sort=False):
         counts = None
-        if bootstrap:
+        if opts.n_resamples:
             n = len(group)
             if n not in cache:
-                cache[n] = resample_counts(n, bootstrap, seed)
+                cache[n] = resample_counts(n, opts.n_resamples, opts.seed)
             counts = cache[n]
         rows.append(_row(str(method), str(metric), group, opts, counts))
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from agreement.deprecation import renamed_keywords
 from agreement.stats._common import (
     MIN_N,
     NanPolicy,
@@ -70,6 +71,7 @@ def lin_tdi(d: np.ndarray, p: float, alpha: float) -> tuple[float, float]:
     return q * math.sqrt(e2) / scale, q * math.exp(upper_w / 2) / scale
 
 
+@renamed_keywords(n_boot="n_resamples")
 def tdi(
     predicted: ArrayLike,
     reference: ArrayLike,
@@ -77,7 +79,7 @@ def tdi(
     p: float = 0.95,
     method: Literal["empirical", "lin"] = "empirical",
     alpha: float = 0.05,
-    n_boot: int = 2000,
+    n_resamples: int = 2000,
     seed: int | None = 0,
     nan_policy: NanPolicy = "raise",
 ) -> TDIResult:
@@ -85,7 +87,7 @@ def tdi(
 
     ``"empirical"``: the ``p`` quantile of ``|predicted - reference|`` with linear
     interpolation (R type 7, numpy's default), upper limit = the 1 - alpha quantile of
-    ``n_boot`` seeded case-resampled TDIs (percentile bootstrap; ``n_boot=0`` skips it).
+    ``n_resamples`` seeded case-resampled TDIs (percentile bootstrap; ``n_resamples=0`` skips it).
     ``"lin"``: Lin (2000) ``Φ⁻¹(1-(1-p)/2)·sqrt(MSD)`` with its one-sided upper limit
     from the log-MSD.
 
@@ -99,7 +101,7 @@ def tdi(
         Estimator.
     alpha : float
         One-sided level of the upper limit.
-    n_boot, seed : int
+    n_resamples, seed : int
         Bootstrap resamples and seed (empirical method).
     nan_policy : {"raise", "omit"}
         What to do with pairs holding a NaN.
@@ -111,17 +113,17 @@ def tdi(
     Examples
     --------
     >>> from agreement import tdi
-    >>> round(tdi([1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 2.5, 2.0, 4.0, 7.0], n_boot=0).estimate, 6)
+    >>> round(tdi([1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 2.5, 2.0, 4.0, 7.0], n_resamples=0).estimate, 6)
     1.8
     """
     alpha = check_alpha(alpha)
     check_choice("method", method, ("empirical", "lin"))
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 < p < 1:
         raise ValueError(f"p must be in (0, 1), got {p!r}")
-    n_boot = check_n_boot(n_boot, allow_zero=True)
+    n_resamples = check_n_boot(n_resamples, allow_zero=True)
     x, y = paired(predicted, reference, nan_policy)
     n = x.size
-    ci_method = ("bootstrap" if n_boot else "none") if method == "empirical" else "lin_log_upper"
+    ci_method = ("bootstrap" if n_resamples else "none") if method == "empirical" else "lin_log_upper"
     known = dict(p=float(p), method=method, ci_method=ci_method)
     if n < 2:
         return TDIResult.undefined(n, f"n = {n} < 2", **known)
@@ -135,6 +137,6 @@ def tdi(
     ad = np.abs(d)
     estimate = float(np.quantile(ad, p))
     upper = math.nan
-    if n_boot and not small:
-        upper = bootstrap_tdi_upper(ad, resample_counts(n, n_boot, seed), p, alpha)
+    if n_resamples and not small:
+        upper = bootstrap_tdi_upper(ad, resample_counts(n, n_resamples, seed), p, alpha)
     return TDIResult(estimate, upper, n=n, note=small, **known)

@@ -137,7 +137,7 @@ def test_monai_datalist(tmp_path, nifti):
     res = _run("measure", "-o", tmp_path / "none")
     assert res.exit_code == 2 and "Missing argument 'PRED' (or pass --datalist" in res.output
     res = _run("report", "--datalist", datalist, "--pet-channel", "1", "-o", tmp_path / "report",
-               "--no-progress", "-j", "1", "--n-boot", "100")  # fmt: skip
+               "--no-progress", "-j", "1", "--compare-n-resamples", "100")  # fmt: skip
     assert res.exit_code == 0, res.output
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())
     assert summary["n_cases"] == 2

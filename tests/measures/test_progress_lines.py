@@ -25,7 +25,7 @@ def test_report_names_each_finished_stage(tmp_path, nifti):
     paths = nifti.cohort(tmp_path, cases=("c1", "c2", "c3"))
     res = CliRunner().invoke(agree, [str(a) for a in (
         "report", paths["pred"], "--reference", paths["ref"], "--pet", paths["pet"],
-        "-o", tmp_path / "report", "-j", "1", "--n-boot", "100")])  # fmt: skip
+        "-o", tmp_path / "report", "-j", "1", "--compare-n-resamples", "100")])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "\r" not in res.output
     stages = [ln.split(": ", 1)[1] for ln in res.stderr.splitlines() if ln.startswith("report: ")]

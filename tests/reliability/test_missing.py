@@ -33,7 +33,7 @@ def test_report_names_a_pair_missing_in_one_method(tmp_path, rel):
     before = rel.snapshot(tmp_path / "in")
     out = tmp_path / "report"
     res = rel.agree("report", paths["pred"], "--reference", paths["ref"], "--pet", paths["pet"],
-                    "-o", out, "--no-progress", "--n-boot", 100, "-j", 1)  # fmt: skip
+                    "-o", out, "--no-progress", "--compare-n-resamples", 100, "-j", 1)  # fmt: skip
     assert res.exit_code == 0, res.output
     line = next(ln for ln in res.output.splitlines() if ln.startswith("missing:"))
     assert line == (
@@ -152,7 +152,7 @@ def test_report_from_table_lists_a_pair_one_method_lacks(tmp_path, rel):
     pd.DataFrame(rows).to_csv(table, index=False)
     before = rel.snapshot(table)
     out = tmp_path / "report"
-    res = rel.agree("report", table, "-o", out, "--no-progress", "--n-boot", 100)
+    res = rel.agree("report", table, "-o", out, "--no-progress", "--compare-n-resamples", 100)
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["missing"] == [

@@ -32,7 +32,7 @@ def measure(rel, paths, out, *extra):
 
 def report(rel, paths, out, *extra):
     return rel.agree("report", paths["pred"], "--reference", paths["ref"], "--pet", paths["pet"],
-                     "-o", out, "-j", "1", "--no-progress", "--n-boot", "100", *extra)  # fmt: skip
+                     "-o", out, "-j", "1", "--no-progress", "--compare-n-resamples", "100", *extra)  # fmt: skip
 
 
 # --- item 1: -o overlapping an input; --overwrite only over an earlier output ------------------

@@ -87,7 +87,7 @@ def test_report_names_skipped_inputs(tmp_path, rel):
     (paths["pred"] / "c4.nii.gz").mkdir()
     out = tmp_path / "report"
     res = rel.agree("report", paths["pred"], "--reference", paths["ref"], "--pet", paths["pet"],
-                    "-o", out, "--no-progress", "-j", "1", "--n-boot", "100")  # fmt: skip
+                    "-o", out, "--no-progress", "-j", "1", "--compare-n-resamples", "100")  # fmt: skip
     assert res.exit_code == 0, res.output
     expected = [f"{paths['pred'] / 'c4.nii.gz'}: a folder, not an image file"]
     assert _skipped_lines(res.output) == [f"skipped: {s}" for s in expected]

@@ -72,7 +72,7 @@ def test_two_cases_give_the_defined_numbers():
         (centre - spread / (1 + z**2 / 2), centre + spread / (1 + z**2 / 2)), rel=1e-9
     )
     # Empirical TDI, p = 0.95, type 7: 0.3 + 0.95 (2.0 - 0.3).
-    t = tdi(X, Y, n_boot=200)
+    t = tdi(X, Y, n_resamples=200)
     assert t.estimate == pytest.approx(1.915, rel=1e-12)
     assert math.isnan(t.ci_high) and t.note == "n = 2 < 3: the upper limit is undefined"
     assert math.isnan(tdi(X, Y, method="lin").ci_high)

@@ -13,9 +13,12 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from agreement.report.build import build_report, holm
+from agreement import StatsOptions
+from agreement.analysis import analyse, holm
+from agreement.report.build import write_report
 from agreement.report.provenance import source_commit
 from agreement.report.verdicts import CCC_THRESHOLD, method_verdicts, outliers
+from figures.report import draw_report_figures
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -196,11 +199,12 @@ def test_vector_figures_keep_text_and_rasterise_points(tmp_path):
     m = pd.DataFrame({"case_id": [f"c{i}" for i in range(12)] * 2, "method": "u/a",
                       "metric": ["tmtv"] * 12 + ["suv_max"] * 12, "reference": np.r_[ref, ref],
                       "predicted": np.r_[ref, ref] + rng.normal(0, 0.5, 24)})  # fmt: skip
-    out = build_report(m, out_dir=tmp_path / "r", figure_formats=("svg", "pdf"), progress=False,
-                       n_boot=200)  # fmt: skip
+    analysis = analyse(m, options=StatsOptions(compare_n_resamples=200))
+    out = write_report(analysis, tmp_path / "r", figures=draw_report_figures,
+                       figure_formats=("svg", "pdf"), progress=False)  # fmt: skip
     svg = (out / "figures" / "bland_altman_modified.svg").read_text(encoding="utf-8")
     assert "<text" in svg and "Reference TMTV (ml)" in svg  # svg.fonttype none: text is text
     assert "<image" in svg  # the scatter layer is one embedded raster
     assert (out / "figures" / "bland_altman_modified.pdf").read_bytes().startswith(b"%PDF")
     with pytest.raises(ValueError, match="figure formats"):
-        build_report(m, out_dir=tmp_path / "x", figure_formats=("gif",), progress=False)
+        write_report(analysis, tmp_path / "x", figure_formats=("gif",), progress=False)

@@ -9,8 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from agreement.report.build import AGREEMENT_KEYS, SUMMARY_KEYS, build_report
+from agreement.analysis import AGREEMENT_KEYS, SUMMARY_KEYS, analyse
+from agreement.report.build import write_report
 from agreement.report.demo import demo_data
+from figures.report import draw_report_figures
 
 SECTIONS = ["summary", "agreement", "figures", "detection", "lesions", "stratified",
             "comparisons", "methods", "about"]  # fmt: skip
@@ -144,7 +146,7 @@ def test_report_from_tables_uses_the_tables_beside_it(demo_report, tmp_path, hel
         df.to_csv(tmp_path / f"{name}.csv", index=False)
     out = tmp_path / "out"
     result = helpers.invoke("report", tmp_path / "measurements.csv", "-o", out, "--no-progress",
-                    "--n-boot", "200")  # fmt: skip
+                    "--compare-n-resamples", "200")  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["methods"] == keep and summary["detection"]
@@ -210,7 +212,9 @@ def test_failure_mid_report_leaves_no_folder(tmp_path, monkeypatch, helpers):
     measurements, _ = helpers.tables(tmp_path)
     out = tmp_path / "out" / "report"
     with pytest.raises(RuntimeError, match="figure failed"):
-        build_report(pd.read_csv(measurements), out_dir=out, progress=False)
+        write_report(
+            analyse(pd.read_csv(measurements)), out, figures=draw_report_figures, progress=False
+        )
     assert not out.exists()
     assert list((tmp_path / "out").iterdir()) == []  # no temporary folder left behind
 

@@ -67,8 +67,8 @@ def test_ccc_pearson_matches_scipy_and_definition():
 
 
 def test_ccc_bootstrap_matches_loop_and_is_seeded():
-    res = ccc(MINI, WRIGHT, ci="bootstrap", n_boot=400, seed=3)
-    again = ccc(MINI, WRIGHT, ci="bootstrap", n_boot=400, seed=3)
+    res = ccc(MINI, WRIGHT, ci="bootstrap", n_resamples=400, seed=3)
+    again = ccc(MINI, WRIGHT, ci="bootstrap", n_resamples=400, seed=3)
     assert res == again
     # independent per-resample loop with the same index matrix
     x, y = np.array(MINI, float), np.array(WRIGHT, float)
@@ -127,7 +127,7 @@ def test_ccc_nan_policy():
 @pytest.mark.parametrize(
     "kwargs, match",
     [({"alpha": 0}, "alpha"), ({"alpha": 1.5}, "alpha"), ({"ci": "jackknife"}, "ci"),
-     ({"ci": "bootstrap", "n_boot": 0}, "n_boot"), ({"nan_policy": "ignore"}, "nan_policy")],
+     ({"ci": "bootstrap", "n_resamples": 0}, "n_resamples"), ({"nan_policy": "ignore"}, "nan_policy")],
 )  # fmt: skip
 def test_ccc_invalid_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -174,7 +174,7 @@ def test_ccc_bootstrap_with_ties_leaves_out_constant_resamples():
     # loop that skips constant resamples must give the same interval and count.
     x = np.array([1.0, 1.0, 1.0, 2.0, 3.0])
     y = np.array([1.0, 1.0, 2.0, 2.0, 3.0])
-    res = ccc(x, y, ci="bootstrap", n_boot=500, seed=1)
+    res = ccc(x, y, ci="bootstrap", n_resamples=500, seed=1)
     idx = np.random.default_rng(1).integers(0, 5, size=(500, 5))
     boot, skipped = [], 0
     for row in idx:

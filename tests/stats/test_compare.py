@@ -27,7 +27,7 @@ def _table(**methods):
 
 
 def test_estimate_is_difference_of_statistics():
-    res = compare_methods(_table(A=GOOD, B=BAD), "A", "B", stat="ccc", metric="tmtv", n_boot=200)
+    res = compare_methods(_table(A=GOOD, B=BAD), "A", "B", stat="ccc", metric="tmtv", n_resamples=200)
     assert isinstance(res, CompareResult)
     assert res.stat_a == pytest.approx(ccc(GOOD, REF).estimate, rel=1e-12)
     assert res.estimate == pytest.approx(
@@ -58,7 +58,7 @@ STAT_FNS = {
 @pytest.mark.parametrize("stat", sorted(STAT_FNS))
 def test_vectorised_bootstrap_matches_loop(stat):
     res = compare_methods(
-        _table(A=GOOD, B=BAD), "A", "B", stat=stat, metric="tmtv", n_boot=300, seed=8
+        _table(A=GOOD, B=BAD), "A", "B", stat=stat, metric="tmtv", n_resamples=300, seed=8
     )
     low, high, p = _loop_reference(STAT_FNS[stat], 300, 8)
     assert (res.ci_low, res.ci_high, res.p_value) == pytest.approx((low, high, p), rel=1e-10)
@@ -77,7 +77,7 @@ def test_all_metrics_dataframe_and_unpaired_cases():
     table = pd.concat(
         [table, extra, table[table["method"] == "B"].assign(metric="suv_max").iloc[3:]]
     )
-    out = compare_methods(table, "A", "B", stat="mae", n_boot=100)
+    out = compare_methods(table, "A", "B", stat="mae", n_resamples=100)
     assert list(out["metric"]) == ["tmtv", "suv_max"]
     assert out.loc[1, "n"] == N - 3 and "3 case(s)" in out.loc[1, "note"]
     assert list(out.columns[:8]) == [
@@ -98,10 +98,10 @@ def test_degenerate_and_invalid():
     assert math.isnan(res.estimate) and "n = 2" in res.note
     const = _table(A=np.full(N, 3.0), B=BAD)
     const["reference"] = 3.0
-    res = compare_methods(const, "A", "B", stat="ccc", metric="tmtv", n_boot=50)
+    res = compare_methods(const, "A", "B", stat="ccc", metric="tmtv", n_resamples=50)
     assert math.isnan(res.estimate) and "undefined" in res.note
     table = _table(A=GOOD, B=BAD)
-    for kwargs in ({"stat": "icc"}, {"n_boot": 0}, {"metric": "dmax"}, {"alpha": 1.0}):
+    for kwargs in ({"stat": "icc"}, {"n_resamples": 0}, {"metric": "dmax"}, {"alpha": 1.0}):
         with pytest.raises(ValueError):
             compare_methods(table, "A", "B", **kwargs)
     with pytest.raises(ValueError, match="not in the table"):
@@ -123,9 +123,9 @@ def test_huge_values_compare_like_scaled_ones(stat):
     )
     b = a.assign(method="B", predicted=[13.0, 9.0, 9.5, 24.0, 12.0, 11.0])
     df = pd.concat([a, b])
-    base = compare_methods(df, "A", "B", stat=stat, metric="tmtv", n_boot=300)
+    base = compare_methods(df, "A", "B", stat=stat, metric="tmtv", n_resamples=300)
     big_df = df.assign(reference=df.reference * 1e200, predicted=df.predicted * 1e200)
-    big = compare_methods(big_df, "A", "B", stat=stat, metric="tmtv", n_boot=300)
+    big = compare_methods(big_df, "A", "B", stat=stat, metric="tmtv", n_resamples=300)
     unit = 1.0 if stat == "ccc" else 1e200
     for name in ("estimate", "ci_low", "ci_high", "stat_a"):
         assert getattr(big, name) / unit == pytest.approx(getattr(base, name), rel=1e-9)

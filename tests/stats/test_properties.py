@@ -78,7 +78,7 @@ def test_numpy_scalar_arguments_are_accepted():
     x, y = [1.0, 2.0, 3.0, 4.5, 5.0], [1.1, 2.0, 2.9, 4.0, 5.2]
     assert tost(x, y, margin=np.int64(1), relative=False).upper == 1.0
     assert tost(x, y, alpha=np.float32(0.05)).p_value == pytest.approx(tost(x, y).p_value)
-    assert tdi(x, y, p=np.float64(0.9), n_boot=0).p == 0.9
+    assert tdi(x, y, p=np.float64(0.9), n_resamples=0).p == 0.9
     assert bland_altman(x, y, multiplier=np.int32(2)).multiplier == 2.0
     assert coverage_probability(x, y, delta=np.float32(0.25)).delta == pytest.approx(0.25)
     with pytest.raises(ValueError, match="alpha"):
@@ -114,6 +114,6 @@ def test_huge_and_tiny_values_give_the_scaled_results(scale):
             assert getattr(big, name) / scale == pytest.approx(getattr(base, name), rel=1e-9)
     df = pd.DataFrame({"case_id": list("abcdef"), "method": "m", "metric": "tmtv",
                        "reference": y * scale, "predicted": x * scale})  # fmt: skip
-    boot = agreement_table(df, bootstrap=200)
-    base = agreement_table(df.assign(reference=y, predicted=x), bootstrap=200)
+    boot = agreement_table(df, n_resamples=200)
+    base = agreement_table(df.assign(reference=y, predicted=x), n_resamples=200)
     assert boot.loc[0, "ccc_ci_low"] == pytest.approx(base.loc[0, "ccc_ci_low"], rel=1e-9)

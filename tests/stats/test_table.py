@@ -48,7 +48,7 @@ def test_rows_match_single_functions():
     g = data[(data["method"] == row["method"]) & (data["metric"] == row["metric"])]
     x, y = g["predicted"].to_numpy(), g["reference"].to_numpy()
     c, t, b = ccc(x, y), tost(x, y), bland_altman(x, y)
-    cp, td = coverage_probability(x, y), tdi(x, y, n_boot=0)
+    cp, td = coverage_probability(x, y), tdi(x, y, n_resamples=0)
     assert row["ccc"] == c.estimate and row["ccc_ci_low"] == c.ci_low
     assert row["ccc_strength"] == c.strength and row["ccc_accuracy"] == c.accuracy
     assert row["tost_p"] == t.p_value and row["equivalent"] == t.equivalent
@@ -73,15 +73,15 @@ def test_network_loss_and_units():
 
 def test_bootstrap_intervals_match_per_group_loop():
     data = _measurements(n=15)
-    table = agreement_table(data, bootstrap=200, seed=5)
-    again = agreement_table(data, bootstrap=200, seed=5)
+    table = agreement_table(data, n_resamples=200, seed=5)
+    again = agreement_table(data, n_resamples=200, seed=5)
     pd.testing.assert_frame_equal(table, again)
     row = table.iloc[2]
     g = data[(data["method"] == row["method"]) & (data["metric"] == row["metric"])]
     x, y = g["predicted"].to_numpy(), g["reference"].to_numpy()
-    boot = ccc(x, y, ci="bootstrap", n_boot=200, seed=5)
+    boot = ccc(x, y, ci="bootstrap", n_resamples=200, seed=5)
     assert (row["ccc_ci_low"], row["ccc_ci_high"]) == pytest.approx((boot.ci_low, boot.ci_high))
-    assert row["tdi_ci_high"] == pytest.approx(tdi(x, y, n_boot=200, seed=5).ci_high)
+    assert row["tdi_ci_high"] == pytest.approx(tdi(x, y, n_resamples=200, seed=5).ci_high)
     assert row["ccc"] == boot.estimate
 
 
@@ -90,7 +90,7 @@ def test_degenerate_group_gives_nan_and_note():
                          "metric": ["tmtv"] * 3 + ["dmax"] * 2,
                          "reference": [0.0, 0.0, 0.0, 1.0, 2.0],
                          "predicted": [0.0, 1.0, 2.0, 1.0, 2.5]})  # fmt: skip
-    table = agreement_table(data, bootstrap=50)
+    table = agreement_table(data, n_resamples=50)
     tmtv, dmax = table.iloc[0], table.iloc[1]
     assert "tost: equivalence bound is 0" in tmtv["note"] and table["equivalent"].dtype == bool
     assert not tmtv["equivalent"]
@@ -107,5 +107,5 @@ def test_nan_policy_and_invalid_bootstrap():
     with pytest.warns(UserWarning, match="dropped 1 row"):
         table = agreement_table(data, nan_policy="omit")
     assert table.iloc[0]["n"] == 11
-    with pytest.raises(ValueError, match="n_boot"):
-        agreement_table(_measurements(), bootstrap=-5)
+    with pytest.raises(ValueError, match="n_resamples"):
+        agreement_table(_measurements(), n_resamples=-5)

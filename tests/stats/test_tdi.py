@@ -19,18 +19,18 @@ MINI = [512, 430, 520, 428, 500, 600, 364, 380, 658, 445, 432, 626, 260, 477, 25
 def test_empirical_matches_r_type7():
     # R: quantile(abs(pred - ref), 0.95, type = 7) -> 0.72
     #    quantile(abs(wright - mini), 0.95, type = 7) -> 74.6
-    assert tdi(PRED, REF, n_boot=0).estimate == pytest.approx(0.72, rel=1e-12)
-    assert tdi(WRIGHT, MINI, n_boot=0).estimate == pytest.approx(74.6, rel=1e-12)
+    assert tdi(PRED, REF, n_resamples=0).estimate == pytest.approx(0.72, rel=1e-12)
+    assert tdi(WRIGHT, MINI, n_resamples=0).estimate == pytest.approx(74.6, rel=1e-12)
 
 
 def test_empirical_bootstrap_upper_matches_loop():
-    res = tdi(WRIGHT, MINI, n_boot=300, seed=4)
+    res = tdi(WRIGHT, MINI, n_resamples=300, seed=4)
     d = np.abs(np.subtract(WRIGHT, MINI, dtype=float))
     idx = np.random.default_rng(4).integers(0, d.size, size=(300, d.size))
     boot = [np.quantile(d[row], 0.95) for row in idx]
     assert res.ci_high == pytest.approx(np.quantile(boot, 0.95), rel=1e-12)
     assert res.ci_high >= res.estimate * 0.9 and res.ci_method == "bootstrap"
-    assert tdi(WRIGHT, MINI, n_boot=300, seed=4) == res
+    assert tdi(WRIGHT, MINI, n_resamples=300, seed=4) == res
 
 
 def test_lin_tdi_matches_independent_formula():
@@ -65,12 +65,12 @@ def test_degenerate_inputs():
     assert math.isnan(res.estimate) and "n = 1" in res.note
     res = tdi([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], method="lin")
     assert res.estimate == 0.0 and res.ci_high == 0.0 and "0" in res.note
-    res = tdi([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], n_boot=50)
+    res = tdi([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], n_resamples=50)
     assert res.estimate == 0.0 and res.ci_high == 0.0
-    assert math.isnan(tdi(PRED, REF, n_boot=0).ci_high)
+    assert math.isnan(tdi(PRED, REF, n_resamples=0).ci_high)
 
 
-@pytest.mark.parametrize("kwargs", [{"p": 1.0}, {"p": 0}, {"method": "exact"}, {"n_boot": -1}])
+@pytest.mark.parametrize("kwargs", [{"p": 1.0}, {"p": 0}, {"method": "exact"}, {"n_resamples": -1}])
 def test_invalid_arguments(kwargs):
     with pytest.raises(ValueError):
         tdi(PRED, REF, **kwargs)
@@ -79,7 +79,7 @@ def test_invalid_arguments(kwargs):
 def test_bootstrap_upper_with_ties_matches_loop():
     # many tied |d| values (counts): the cumulative-count quantile must equal np.quantile
     d = np.array([0, 0, 1, 1, 1, 2, 0, 3, 1, 0], dtype=float)
-    res = tdi(d, np.zeros_like(d), p=0.9, n_boot=400, seed=2)
+    res = tdi(d, np.zeros_like(d), p=0.9, n_resamples=400, seed=2)
     idx = np.random.default_rng(2).integers(0, d.size, size=(400, d.size))
     boot = [np.quantile(d[row], 0.9) for row in idx]
     assert res.ci_high == pytest.approx(np.quantile(boot, 0.95), rel=1e-12)
