@@ -174,7 +174,7 @@ def definitions(p: Mapping[str, Any]) -> list[tuple[str, str]]:
                 f"its one-sided {pct(1 - a)} upper limit comes from {boot} bootstrap resamples "
                 f"(seed {p['seed']})."
                 if boot
-                else "no upper limit without bootstrap resamples (--bootstrap N)."
+                else "no upper limit without bootstrap resamples (--n-resamples N)."
             ),
         ),
         (
