@@ -129,7 +129,6 @@ def _report(
     pred: Path, reference: Path, pet: Path, out: Path, overwrite: bool, progress: bool
 ) -> None:
     """Measure the predictions, analyse them and write the report: library calls only."""
-    import inspect
     import time
 
     from agreement.analysis import analyse
@@ -157,14 +156,12 @@ def _report(
     )
     timings["statistics"] = time.perf_counter() - start
     inputs, volumes = cohort_inputs(pred, reference, pet)
-    defaults = inspect.signature(measure_cohort).parameters  # measured with the defaults
-    measured = {k: defaults[k].default for k in ("connectivity", "criterion", "iou_threshold")}
     folder = write_report(
         analysis,
         out,
         figures=draw_report_figures,
         overwrite=overwrite,
-        measure_parameters=measured,
+        measure_parameters=result.options.to_dict(),
         layout=result.layout,
         source=f"masks in {pred} (segengine predict)",
         inputs=inputs,
