@@ -29,6 +29,9 @@ _EXPORTS: dict[str, str] = {
     "bland_altman": "agreement.stats.bland_altman",
     "coverage_probability": "agreement.stats",
     "tdi": "agreement.stats.tdi",
+    "icc": "agreement.stats",
+    "ICCResult": "agreement.stats",
+    "STATISTICS": "agreement.stats",
     "agreement_table": "agreement.stats",
     "compare_methods": "agreement.stats",
     # result classes (frozen dataclasses)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from agreement.options import StatsOptions
+from agreement.stats.registry import STATISTICS
 
 if TYPE_CHECKING:
     from agreement.report.verdicts import Verdict
@@ -46,22 +47,12 @@ SUMMARY_KEYS = (
     "verdicts",
     "outliers",
 )
-#: Keys of each ``summary.json["agreement"]`` record.
+#: Keys of each ``summary.json["agreement"]`` record: each statistic's ``summary`` columns.
 AGREEMENT_KEYS = (
     "method",
     "metric",
     "n",
-    "ccc",
-    "ccc_ci_low",
-    "ccc_ci_high",
-    "ccc_strength",
-    "tost_p",
-    "equivalent",
-    "ba_bias",
-    "ba_loa_low",
-    "ba_loa_high",
-    "cp",
-    "tdi",
+    *(c for s in STATISTICS.values() for c in s.summary),
     "note",
 )
 #: Keys of each ``summary.json["detection"]`` record.

@@ -7,25 +7,13 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from agreement.atomic import atomic_path
+from agreement.format import TABLE_I, table_i_cells
 from agreement.summary import detection_table
 
-COLUMNS = ["Model", "Mean DSC", "Median DSC", "Mean TP", "Mean FP", "Mean FN", "Mean F1"]
-
-
-def _pm(mean: float, sd: float, digits: int, sep: str) -> str:
-    if not np.isfinite(mean):
-        return "–"
-    return f"{mean:.{digits}f}" + (f"{sep}{sd:.{digits}f}" if np.isfinite(sd) else "")
-
-
-def _iqr(median: float, q1: float, q3: float, digits: int) -> str:
-    if not np.isfinite(median):
-        return "–"
-    return f"{median:.{digits}f} [{q1:.{digits}f}, {q3:.{digits}f}]"
+COLUMNS = ["Model", *TABLE_I]
 
 
 def table_i(cases: pd.DataFrame, *, digits: int = 2, pm: str = " ± ") -> pd.DataFrame:
@@ -48,16 +36,12 @@ def table_i(cases: pd.DataFrame, *, digits: int = 2, pm: str = " ± ") -> pd.Dat
     rows = []
     for _, r in numbers.iterrows():
         named = isinstance(r["network"], str) and isinstance(r["loss"], str)
+        cells = dict(zip(TABLE_I, table_i_cells(r, digits=digits, sep=pm), strict=True))
         rows.append(
             {
                 "Network": r["network"] if named else "",
                 "Model": r["loss"] if named else r["method"],
-                "Mean DSC": _pm(r["dsc_mean"], r["dsc_sd"], digits, pm),
-                "Median DSC": _iqr(r["dsc_median"], r["dsc_q1"], r["dsc_q3"], digits),
-                "Mean TP": _pm(r["tp_rate_mean"], r["tp_rate_sd"], digits, pm),
-                "Mean FP": _pm(r["fp_mean"], r["fp_sd"], digits, pm),
-                "Mean FN": _pm(r["fn_rate_mean"], r["fn_rate_sd"], digits, pm),
-                "Mean F1": _pm(r["f1_mean"], r["f1_sd"], digits, pm),
+                **cells,
             }
         )
     out = pd.DataFrame(rows, columns=["Network", *COLUMNS])

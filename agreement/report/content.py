@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agreement.format import mean_sd, median_iqr, table_i_cells
 from agreement.report.html import (
     Cell,
     HtmlTable,
@@ -17,6 +18,7 @@ from agreement.report.html import (
     frame_table,
     strength_class,
 )
+from agreement.stats.registry import STATISTICS, Display
 from agreement.tables import METRIC_LABELS, METRICS
 
 CANONICAL_ORDER = list(METRICS)
@@ -79,7 +81,7 @@ def metric_sections(
     >>> s["label"], s["agreement"].rows[0][2].text, s["agreement"].rows[0][-1].text
     ('TMTV', '—', 'not applicable')
     >>> len(s["agreement"].columns), len(s["spread"].columns)
-    (8, 9)
+    (8, 10)
     """
     anchors = anchors or {}
     sections = []
@@ -90,60 +92,24 @@ def metric_sections(
             if "unit" in block and block["unit"].notna().any()
             else ""
         )
-        agree_rows, spread_rows = [], []
-        for r in block.to_dict("records"):
-            g = r.get
-            verdict, vcls = _verdict(g("equivalent"))
-            strength = g("ccc_strength")
-            strength = strength if isinstance(strength, str) and strength else "—"
-            if pd.isna(g("ccc", np.nan)):
-                strength = "not estimable"
-            scls = strength_class(g("ccc_strength"))
-            bound = g("tost_upper", np.nan)
-            method = Cell(str(g("method")), cls="method")
-            n = cell(g("n"))
-            agree_rows.append(
-                [
-                    method,
-                    n,
-                    cell(g("ccc"), g("ccc_ci_low"), g("ccc_ci_high"), cls=scls),
-                    Cell(strength, cls=scls),
-                    cell(g("tost_mean_diff"), g("tost_ci_low"), g("tost_ci_high")),
-                    Cell("—" if pd.isna(bound) else f"±{fmt(abs(float(bound)))}",
-                         sort=None if pd.isna(bound) else abs(float(bound))),
-                    Cell(fmt_p(g("tost_p")), sort=_num(g("tost_p"))),
-                    Cell(verdict, cls=vcls),
-                ]
-            )  # fmt: skip
-            slope_p = g("ba_slope_p", np.nan)
-            note = "" if pd.isna(g("note", "")) else str(g("note", ""))
-            spread_rows.append(
-                [
-                    method,
-                    cell(g("ba_bias"), g("ba_bias_ci_low"), g("ba_bias_ci_high")),
-                    cell(g("ba_loa_low"), g("ba_loa_low_ci_low"), g("ba_loa_low_ci_high")),
-                    cell(g("ba_loa_high"), g("ba_loa_high_ci_low"), g("ba_loa_high_ci_high")),
-                    Cell(fmt(g("ba_slope")), "" if pd.isna(slope_p) else f"p {fmt_p(slope_p)}",
-                         _num(g("ba_slope"))),
-                    cell(g("cp"), g("cp_ci_low"), g("cp_ci_high")),
-                    cell(g("tdi")),
-                    cell(g("tdi_ci_high")),
-                    Cell(note, cls="note"),
-                ]
-            )  # fmt: skip
         u = f" ({unit})" if unit and unit != "count" else ""
-        agreement_table = HtmlTable(
-            ["Method", "n", "CCC [CI]", "Strength", f"Mean diff.{u} [CI]", "±Δ", "p (TOST)",
-             "Verdict"],
-            agree_rows,
-            [False, True, True, False, True, True, True, False],
-        )  # fmt: skip
-        spread_table = HtmlTable(
-            ["Method", f"Bias{u} [CI]", "LoA low [CI]", "LoA high [CI]", "Slope (p)",
-             "CP [CI]", "TDI", "TDI limit", "Note"],
-            spread_rows,
-            [False] + [True] * 7 + [False],
-        )  # fmt: skip
+        tables = {}
+        for name in ("agreement", "spread"):
+            shown = [d for s in STATISTICS.values() for d in s.display if d.table == name]
+            rows = [
+                [Cell(str(r.get("method")), cls="method")]
+                + ([cell(r.get("n"))] if name == "agreement" else [])
+                + [_display_cell(d, r) for d in shown]
+                + ([Cell(_note(r), cls="note")] if name == "spread" else [])
+                for r in block.to_dict("records")
+            ]
+            headers = ["Method", *(["n"] if name == "agreement" else [])]
+            headers += [d.header.replace("{u}", u) for d in shown]
+            numeric = [False, *([True] if name == "agreement" else [])]
+            numeric += [d.kind not in _TEXT_KINDS for d in shown]
+            if name == "spread":
+                headers, numeric = headers + ["Note"], numeric + [False]
+            tables[name] = HtmlTable(headers, rows, numeric)
         out_table = HtmlTable([], [], [])
         if outliers is not None and not outliers.empty:
             sub = outliers[outliers["metric"] == metric]
@@ -167,12 +133,48 @@ def metric_sections(
                 "metric": metric,
                 "label": metric_label(metric),
                 "unit": "" if unit == "count" else str(unit),
-                "agreement": agreement_table,
-                "spread": spread_table,
+                "agreement": tables["agreement"],
+                "spread": tables["spread"],
                 "outliers": out_table,
             }
         )
     return sections
+
+
+_TEXT_KINDS = ("text", "verdict", "strength", "note")
+
+
+def _note(r: dict[str, Any]) -> str:
+    note = r.get("note", "")
+    return "" if pd.isna(note) else str(note)
+
+
+def _display_cell(d: Display, r: dict[str, Any]) -> Cell:
+    """One cell of a metric table, as the statistic's :class:`Display` describes it."""
+    value = r.get(d.column, np.nan)
+    cls = strength_class(r.get(d.style)) if d.style else ""
+    if d.kind == "number":
+        if d.low is None:
+            return cell(value, cls=cls) if cls else cell(value)
+        return cell(value, r.get(d.low), r.get(d.high) if d.high else None, cls=cls)
+    if d.kind == "p":
+        return Cell(fmt_p(value), sort=_num(value))
+    if d.kind == "bound":
+        bound = np.nan if value is None else value
+        return Cell("—" if pd.isna(bound) else f"±{fmt(abs(float(bound)))}",
+                    sort=None if pd.isna(bound) else abs(float(bound)))  # fmt: skip
+    if d.kind == "verdict":
+        text, vcls = _verdict(value)
+        return Cell(text, cls=vcls)
+    if d.kind == "strength":
+        strength = value if isinstance(value, str) and value else "—"
+        if pd.isna(r.get("ccc", np.nan)):
+            strength = "not estimable"
+        return Cell(strength, cls=cls)
+    if d.kind == "slope":
+        p = r.get(d.low, np.nan) if d.low else np.nan
+        return Cell(fmt(value), "" if pd.isna(p) else f"p {fmt_p(p)}", _num(value))
+    return Cell("" if value is None or pd.isna(value) else str(value), cls=cls)
 
 
 def _num(value: Any) -> float | None:
@@ -259,12 +261,8 @@ def omission_banner(
     return "; ".join(parts) + ": listed under Summary." if parts else ""
 
 
-def _mean_sd(mean: Any, sd: Any) -> str:
-    return "—" if pd.isna(mean) else f"{fmt(mean)} ± {fmt(sd)}"
-
-
 def _median_iqr(median: Any, q1: Any, q3: Any) -> str:
-    return "—" if pd.isna(median) else f"{fmt(median)} [{fmt(q1)}, {fmt(q3)}]"
+    return median_iqr(median, q1, q3)
 
 
 def detection_display(table: pd.DataFrame) -> HtmlTable:
@@ -280,17 +278,7 @@ def detection_display(table: pd.DataFrame) -> HtmlTable:
     '0.500 ± 0.100'
     """
     rows = [
-        [
-            str(r["method"]),
-            fmt(r["n"]),
-            _mean_sd(r["dsc_mean"], r["dsc_sd"]),
-            _median_iqr(r["dsc_median"], r["dsc_q1"], r["dsc_q3"]),
-            _mean_sd(r["tp_rate_mean"], r["tp_rate_sd"]),
-            _mean_sd(r["fp_mean"], r["fp_sd"]),
-            _mean_sd(r["fn_rate_mean"], r["fn_rate_sd"]),
-            _mean_sd(r["f1_mean"], r["f1_sd"]),
-        ]
-        for r in table.to_dict("records")
+        [str(r["method"]), fmt(r["n"]), *table_i_cells(r)] for r in table.to_dict("records")
     ]
     cols = [
         "Method",
@@ -321,9 +309,9 @@ def overlap_display(cases: pd.DataFrame) -> HtmlTable:
         rows.append(
             [
                 str(method),
-                _mean_sd(fpv.mean(), fpv.std(ddof=1)),
+                mean_sd(fpv.mean(), fpv.std(ddof=1)),
                 fmt(float((fpv == 0).mean())),
-                _mean_sd(fnv.mean(), fnv.std(ddof=1)),
+                mean_sd(fnv.mean(), fnv.std(ddof=1)),
                 fmt(float((fnv == 0).mean())),
             ]
         )

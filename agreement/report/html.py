@@ -7,7 +7,6 @@ PNG ``data:`` URIs and the one script is inline, so the page fetches nothing.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +14,10 @@ from typing import Any
 import jinja2
 import numpy as np
 import pandas as pd
+
+from agreement.format import interval as fmt_ci
+from agreement.format import number as fmt
+from agreement.format import p_value as fmt_p
 
 
 @dataclass(frozen=True)
@@ -65,71 +68,6 @@ def cell(
     sub = fmt_ci(low, high) if low is not None or high is not None else ""
     whole = integer and sort is not None and float(sort).is_integer()
     return Cell(fmt(int(sort)) if whole else fmt(value), "" if sub == "—" else sub, sort, **kw)
-
-
-def fmt(value: Any, digits: int = 3) -> str:
-    """Format one cell: numbers with a precision that suits their size, NaN as an em dash.
-
-    Examples
-    --------
-    >>> [fmt(0.98765), fmt(12.3456), fmt(1234.5), fmt(float("nan")), fmt(3), fmt(True)]
-    ['0.988', '12.35', '1,234', '—', '3', 'yes']
-    """
-    if value is None:
-        return "—"
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
-    if isinstance(value, (float, np.floating)):
-        x = float(value)
-        if math.isnan(x):
-            return "—"
-        if math.isinf(x):
-            return "∞" if x > 0 else "−∞"
-        ax = abs(x)
-        if ax >= 1000:
-            return f"{x:,.0f}"
-        if ax >= 100:
-            return f"{x:.1f}"
-        if ax >= 1:
-            return f"{x:.2f}"
-        if ax == 0:
-            return "0"
-        if ax < 10 ** (-digits):
-            return f"{x:.2e}"
-        return f"{x:.{digits}f}"
-    if isinstance(value, str):
-        return value
-    if pd.api.types.is_scalar(value) and pd.isna(value):
-        return "—"
-    return str(value)
-
-
-def fmt_p(p: Any) -> str:
-    """Format a p value (``<0.001`` below one in a thousand).
-
-    Examples
-    --------
-    >>> fmt_p(0.00001), fmt_p(0.0423), fmt_p(float("nan"))
-    ('<0.001', '0.042', '—')
-    """
-    if p is None or (isinstance(p, (float, np.floating)) and math.isnan(p)):
-        return "—"
-    return "<0.001" if float(p) < 0.001 else f"{float(p):.3f}"
-
-
-def fmt_ci(low: Any, high: Any) -> str:
-    """Format an interval as ``[low, high]``, or an em dash when both ends are missing.
-
-    Examples
-    --------
-    >>> fmt_ci(0.81234, 0.95), fmt_ci(float("nan"), float("nan"))
-    ('[0.812, 0.950]', '—')
-    """
-    if pd.isna(low) and pd.isna(high):
-        return "—"
-    return f"[{fmt(low)}, {fmt(high)}]"
 
 
 def frame_table(

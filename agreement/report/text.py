@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agreement.format import percent
+from agreement.stats.registry import STATISTICS
+
 REFERENCES = [
     "Lin LI. A concordance correlation coefficient to evaluate reproducibility. "
     "Biometrics. 1989;45(1):255-268.",
@@ -39,7 +42,22 @@ REFERENCES = [
     "tumor lesions. Sci Data. 2022;9:601 (autoPET; DSC, FPV and FNV definitions).",
     "Holm S. A simple sequentially rejective multiple test procedure. Scand J Stat. "
     "1979;6(2):65-70.",
+    # then those the statistics of the registry bring along
+    *dict.fromkeys(r for s in STATISTICS.values() for r in s.references),
 ]
+
+
+def _cite(references: Sequence[str]) -> str:
+    return ", ".join(str(REFERENCES.index(r) + 1) for r in references)
+
+
+def _registry_sentences(p: Mapping[str, Any]) -> str:
+    """The methods sentence of each registry statistic that brings its own."""
+    return "".join(
+        f"{s.methods_text(p)}" + (f" [{_cite(s.references)}]" if s.references else "") + ". "
+        for s in STATISTICS.values()
+        if s.methods_text is not None
+    )
 
 
 def citation(version: str) -> str:
@@ -66,15 +84,8 @@ _CRITERION = {
 }
 
 
-def pct(x: float) -> str:
-    """A fraction as a percentage without trailing zeros.
-
-    Examples
-    --------
-    >>> pct(0.05), pct(0.2), pct(0.925)
-    ('5%', '20%', '92.5%')
-    """
-    return f"{100 * x:.4g}%"
+#: A fraction as a percentage (``pct(0.2) == "20%"``).
+pct = percent
 
 
 def definitions(p: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -177,6 +188,7 @@ def definitions(p: Mapping[str, Any]) -> list[tuple[str, str]]:
                 else "no upper limit without bootstrap resamples (--n-resamples N)."
             ),
         ),
+        *((s.label, s.definition(p)) for s in STATISTICS.values() if s.definition is not None),
         (
             "Method comparisons",
             f"Paired bootstrap (cases resampled jointly, {int(p['n_boot'])} resamples, seed "
@@ -263,7 +275,7 @@ def methods_markdown(
         f"probability (share of cases within ±{pct(p['delta'])} of the reference, Wilson "
         f"interval) [7, 9] and the total deviation index (TDI, {pct(p['tdi_p'])} quantile of the "
         f"absolute differences{f', bootstrap upper limit with {boot} resamples' if boot else ''}) "
-        f"[6] described individual agreement. Methods were compared with a paired bootstrap of "
+        f"[6] described individual agreement. {_registry_sentences(p)}Methods were compared with a paired bootstrap of "
         f"the difference in CCC ({int(p['n_boot'])} resamples, seed {p['seed']}) [10], with "
         "Holm-adjusted p values because the reference method of the comparisons was chosen "
         "from the same data [14]. "

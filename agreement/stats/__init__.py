@@ -14,6 +14,8 @@ from agreement.stats.ccc import CCCResult, ccc
 from agreement.stats.compare import CompareResult, compare_methods
 from agreement.stats.coverage import CoverageResult, coverage_probability
 from agreement.stats.equivalence import TOSTResult, tost
+from agreement.stats.icc import ICCResult, icc
+from agreement.stats.registry import STATISTICS, Statistic
 from agreement.stats.table import agreement_table
 from agreement.stats.tdi import TDIResult, tdi
 
@@ -22,6 +24,9 @@ __all__ = [
     "CCCResult",
     "CompareResult",
     "CoverageResult",
+    "ICCResult",
+    "STATISTICS",
+    "Statistic",
     "StatsOptions",
     "TDIResult",
     "TOSTResult",
@@ -30,6 +35,7 @@ __all__ = [
     "ccc",
     "compare_methods",
     "coverage_probability",
+    "icc",
     "tdi",
     "tost",
 ]

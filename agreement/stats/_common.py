@@ -11,6 +11,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from agreement.format import significant
+
 MIN_N = 3
 NanPolicy = Literal["raise", "omit"]
 
@@ -138,13 +140,8 @@ def prefixed(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
     return {(prefix if k == "estimate" else f"{prefix}_{k}"): v for k, v in values.items()}
 
 
-def fmt(value: float, digits: int = 3) -> str:
-    """Format a number for ``__repr__`` (NaN as ``nan``)."""
-    return (
-        "nan"
-        if value is None or (isinstance(value, float) and math.isnan(value))
-        else f"{value:.{digits}g}"
-    )
+#: Format a number for ``__repr__`` (NaN as ``nan``).
+fmt = significant
 
 
 def bootstrap_indices(n: int, n_boot: int, seed: int | None) -> np.ndarray:

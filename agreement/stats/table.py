@@ -10,23 +10,15 @@ import pandas as pd
 
 from agreement.deprecation import renamed_keywords
 from agreement.options import StatsOptions, resolve
-from agreement.stats._common import prefixed, resample_counts
-from agreement.stats.bland_altman import bland_altman
-from agreement.stats.ccc import bootstrap_ccc_ci, ccc
-from agreement.stats.coverage import coverage_probability
-from agreement.stats.equivalence import tost
-from agreement.stats.tdi import bootstrap_tdi_upper, tdi
+from agreement.stats._common import resample_counts
+from agreement.stats.registry import STATISTICS
 from agreement.tables import CANONICAL_UNITS, split_method, validate_measurements
 
+#: The agreement table's columns: the group's, each statistic's (registry order), the rest.
 COLUMNS = [
     "method", "metric", "network", "loss", "unit", "n",
-    "ccc", "ccc_ci_low", "ccc_ci_high", "ccc_pearson_r", "ccc_accuracy", "ccc_strength",
-    "tost_mean_diff", "tost_ci_low", "tost_ci_high", "tost_lower", "tost_upper",
-    "tost_p_lower", "tost_p_upper", "tost_p", "equivalent",
-    "ba_bias", "ba_sd", "ba_loa_low", "ba_loa_high", "ba_bias_ci_low", "ba_bias_ci_high",
-    "ba_loa_low_ci_low", "ba_loa_low_ci_high", "ba_loa_high_ci_low", "ba_loa_high_ci_high",
-    "ba_slope", "ba_slope_p",
-    "cp", "cp_ci_low", "cp_ci_high", "tdi", "tdi_ci_high", "mean_reference", "note",
+    *(c for s in STATISTICS.values() for c in s.columns),
+    "mean_reference", "note",
 ]  # fmt: skip
 
 
@@ -42,26 +34,8 @@ def _row(
 ) -> dict[str, Any]:
     x = group["predicted"].to_numpy(float)
     y = group["reference"].to_numpy(float)
-    alpha, relative = opts.alpha, opts.relative
-    c = ccc(x, y, alpha=alpha)
-    t = tost(x, y, margin=opts.margin, relative=relative, alpha=alpha)
-    b = bland_altman(x, y, alpha=alpha, x=opts.x, loa_ci=opts.loa_ci)
-    cp = coverage_probability(x, y, delta=opts.delta, relative=relative, alpha=alpha)
-    td = tdi(x, y, p=opts.tdi_p, alpha=alpha, n_resamples=0)
-    ccc_low, ccc_high, tdi_high, boot_note = c.ci_low, c.ci_high, td.ci_high, ""
-    if counts is not None and x.size >= 3:
-        tdi_high = bootstrap_tdi_upper(np.abs(x - y), counts, opts.tdi_p, alpha)
-        if not math.isnan(c.estimate) and not math.isnan(c.pearson_r):
-            ccc_low, ccc_high, boot_note = bootstrap_ccc_ci(x, y, counts, alpha)
     network, loss = split_method(method)
     unit = _first(group, "unit")
-    notes = [
-        f"{name}: {res.note}"
-        for name, res in (("ccc", c), ("tost", t), ("ba", b), ("cp", cp), ("tdi", td))
-        if res.note
-    ]
-    if boot_note:
-        notes.append(f"ccc bootstrap: {boot_note}")
     row: dict[str, Any] = {
         "method": method,
         "metric": metric,
@@ -69,22 +43,17 @@ def _row(
         "loss": _first(group, "loss") or loss,
         "unit": unit if unit is not None else CANONICAL_UNITS.get(metric, ""),
         "n": int(x.size),
-        **prefixed("ccc", {k: v for k, v in c.to_dict().items() if k not in ("n", "note", "ci_method")}),
-        "ccc_ci_low": ccc_low,
-        "ccc_ci_high": ccc_high,
-        **prefixed("tost", {k: getattr(t, k) for k in ("mean_diff", "ci_low", "ci_high", "lower", "upper", "p_lower", "p_upper")}),
-        "tost_p": t.p_value,
-        "equivalent": t.equivalent,
-        "ba_bias": b.bias, "ba_sd": b.sd, "ba_loa_low": b.loa_low, "ba_loa_high": b.loa_high,
-        "ba_bias_ci_low": b.bias_ci[0], "ba_bias_ci_high": b.bias_ci[1],
-        "ba_loa_low_ci_low": b.loa_low_ci[0], "ba_loa_low_ci_high": b.loa_low_ci[1],
-        "ba_loa_high_ci_low": b.loa_high_ci[0], "ba_loa_high_ci_high": b.loa_high_ci[1],
-        "ba_slope": b.slope, "ba_slope_p": b.slope_p,
-        "cp": cp.estimate, "cp_ci_low": cp.ci_low, "cp_ci_high": cp.ci_high,
-        "tdi": td.estimate, "tdi_ci_high": tdi_high,
-        "mean_reference": float(y.mean()) if y.size else math.nan,
-        "note": "; ".join(notes),
-    }  # fmt: skip
+    }
+    notes, boot_notes = [], []
+    for stat in STATISTICS.values():
+        result, boot_note = stat.compute(x, y, opts, counts)
+        row.update(stat.values(result))
+        if result.note:  # type: ignore[attr-defined]
+            notes.append(f"{stat.prefix}: {result.note}")  # type: ignore[attr-defined]
+        if boot_note:
+            boot_notes.append(f"{stat.prefix} bootstrap: {boot_note}")
+    row["mean_reference"] = float(y.mean()) if y.size else math.nan
+    row["note"] = "; ".join(notes + boot_notes)
     return row
 
 
@@ -95,12 +64,13 @@ def agreement_table(
     """Agreement statistics for every (method, metric) of a measurements table.
 
     One row per (method, metric) in order of first appearance, with the columns of
-    ``COLUMNS``: Lin's CCC (Fisher-z interval), paired TOST (bound ``margin`` ×
-    |mean reference|), Bland-Altman (limit intervals by ``loa_ci``; slope of d on ``x``),
-    empirical CP (allowance ``delta`` × |reference|, Wilson interval) and empirical TDI
-    at ``tdi_p``. With ``n_resamples=N > 0`` the CCC interval and the TDI upper limit
-    come from N seeded case resamples (one index matrix per group size, all resamples
-    computed at once); with ``n_resamples=0`` ``tdi_ci_high`` is NaN.
+    ``COLUMNS``: those of every statistic of :data:`agreement.stats.STATISTICS` — Lin's CCC
+    (Fisher-z interval), paired TOST (bound ``margin`` × |mean reference|), Bland-Altman
+    (limit intervals by ``loa_ci``; slope of d on ``x``), empirical CP (allowance ``delta`` ×
+    |reference|, Wilson interval), empirical TDI at ``tdi_p`` and ICC(A,1) (F interval).
+    With ``n_resamples=N > 0`` the CCC interval and the TDI upper limit come from N seeded
+    case resamples (one index matrix per group size, all resamples computed at once); with
+    ``n_resamples=0`` ``tdi_ci_high`` is NaN.
 
     Parameters
     ----------

@@ -25,7 +25,8 @@ DOCUMENTED_SUMMARY_KEYS = [
 ]  # fmt: skip
 DOCUMENTED_AGREEMENT_KEYS = [
     "method", "metric", "n", "ccc", "ccc_ci_low", "ccc_ci_high", "ccc_strength", "tost_p",
-    "equivalent", "ba_bias", "ba_loa_low", "ba_loa_high", "cp", "tdi", "note",
+    "equivalent", "ba_bias", "ba_loa_low", "ba_loa_high", "cp", "tdi", "icc", "icc_ci_low",
+    "icc_ci_high", "note",
 ]  # fmt: skip
 
 

@@ -18,7 +18,7 @@ tost_mean_diff, tost_ci_low, tost_ci_high, tost_lower, tost_upper, tost_p_lower,
 tost_p, equivalent,
 ba_bias, ba_sd, ba_loa_low, ba_loa_high, ba_bias_ci_low, ba_bias_ci_high, ba_loa_low_ci_low,
 ba_loa_low_ci_high, ba_loa_high_ci_low, ba_loa_high_ci_high, ba_slope, ba_slope_p,
-cp, cp_ci_low, cp_ci_high, tdi, tdi_ci_high, mean_reference, note"""
+cp, cp_ci_low, cp_ci_high, tdi, tdi_ci_high, icc, icc_ci_low, icc_ci_high, mean_reference, note"""
 
 RNG = np.random.default_rng(3)
 
