@@ -38,6 +38,7 @@ def test_reliability_catalogue_is_current():
 @pytest.mark.parametrize(
     "name",
     [
+        "architecture",
         "statistics",
         "measures",
         "figures",
