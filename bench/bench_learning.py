@@ -166,9 +166,9 @@ def main() -> None:
 
     meas = pd.concat([t[1] for t in tables if t[0] != "untrained"], ignore_index=True)
     comp = compare_methods(
-        meas, "segresnet/l1dfl", "segresnet/dice", stat="ccc", n_boot=1000, seed=args.seed
+        meas, "segresnet/l1dfl", "segresnet/dice", stat="ccc", n_resamples=1000, seed=args.seed
     )
-    print("compare_methods(l1dfl vs dice, stat='ccc', n_boot=1000):")
+    print("compare_methods(l1dfl vs dice, stat='ccc', n_resamples=1000):")
     print(comp.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"total {time.perf_counter() - tic:.0f} s; outputs in {out}")
 

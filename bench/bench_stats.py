@@ -1,7 +1,7 @@
 """Benchmark: ``agreement_table`` with 2000-resample bootstrap CIs vs a per-resample loop.
 
 12 methods × 6 metrics × 57 cases. The baseline computes the same table with
-``bootstrap=0`` and then the bootstrap CCC interval and TDI upper limit with a
+``n_resamples=0`` and then the bootstrap CCC interval and TDI upper limit with a
 straightforward Python loop over resamples (same index matrices, so the numbers are
 identical). Prints both times and the ratio.
 
@@ -74,7 +74,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     data = make_measurements()
-    fast_t, fast = best_of(lambda: agreement_table(data, bootstrap=N_BOOT, seed=SEED), args.repeats)
+    fast_t, fast = best_of(lambda: agreement_table(data, n_resamples=N_BOOT, seed=SEED), args.repeats)
     plain_t, _ = best_of(lambda: agreement_table(data), args.repeats)
     loop_t, slow = best_of(lambda: loop_table(data), 1)
     cols = ["ccc_ci_low", "ccc_ci_high", "tdi_ci_high"]
