@@ -104,7 +104,8 @@ def write_study(root, quick):
     study, frame = generate_uid(), generate_uid()
     pet_n, pet_size, ct_n, ct_size = (50, 200, 100, 512) if quick else (200, 200, 400, 512)
     write_series(root / "pet", "PT", pet_n, pet_size, 4.0, 3.0, -600.0, study, frame, rng)
-    write_series(root / "ct", "CT", ct_n, ct_size, 1.5625, 1.5, -600.0, study, frame, rng)
+    # CT slices fall between PET slices (as on scanners): every CT slice is interpolated
+    write_series(root / "ct", "CT", ct_n, ct_size, 1.5625, 1.5, -600.7, study, frame, rng)
     write_rtstruct(root / "rtstruct.dcm", 20, -600.0 + 3.0 * np.arange(pet_n), study, frame, rng)
 
 
@@ -117,10 +118,9 @@ def bare_read(root):
 
 def stages(root, tmp):
     """Process CPU time of each step of one conversion, run one after the other."""
-    from agreement.dicom.convert import _label, _save
+    from agreement.dicom.convert import _ct_on_pet, _label, _save
     from agreement.dicom.discover import find_studies
     from agreement.dicom.geometry import stack
-    from agreement.dicom.seg import resample_onto
     from agreement.dicom.suv import suv_factor
 
     clock, out = time.process_time, {}
@@ -136,10 +136,8 @@ def stages(root, tmp):
     pet = timed("stack PET (read pixels, per-slice slope)", stack,
                 pet_series.items())  # fmt: skip
     timed("SUV factor", suv_factor, pet.headers, pet.files[0])
-    ct = timed("stack CT (read pixels)", stack,
-               ct_series.items(), rescale=False)  # fmt: skip
-    on_pet = timed("resample CT onto the PET grid", resample_onto, ct.array, ct.affine_lps,
-                   pet.array.shape, pet.affine_lps, order=1, fill=-1024)  # fmt: skip
+    on_pet = timed("CT onto the PET grid (read pixels + resample)", _ct_on_pet,
+                   ct_series.items(), pet)  # fmt: skip
     mask, _ = timed("RTSTRUCT mask (20 ROIs)", _label, study, pet, "lesion*")
     timed("write PET .nii.gz", _save, pet.array, pet.affine, Path(tmp) / "pet.nii.gz")
     timed("write CT .nii.gz", _save, on_pet, pet.affine, Path(tmp) / "ct.nii.gz")

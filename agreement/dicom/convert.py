@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 
 from agreement.dicom.discover import Series, Study, find_studies
-from agreement.dicom.geometry import Volume, stack
-from agreement.dicom.seg import resample_onto, seg_mask
+from agreement.dicom.geometry import Slices, Volume, stack
+from agreement.dicom.resample import is_axis_aligned, resample_onto, resample_slices
+from agreement.dicom.seg import seg_mask
 from agreement.dicom.suv import suv_factor
 from agreement.errors import InputError
 
@@ -94,6 +95,38 @@ def _pick_ct(study: Study, pet: Series) -> Series | None:
     return max(series, key=lambda s: (s.frame_of_reference == pet.frame_of_reference, len(s.files)))
 
 
+def _ct_on_pet(items: list[tuple[Path, Any]], pet: Volume) -> np.ndarray:
+    """The CT in HU on the PET grid, int16 (rounded to the nearest HU), ``CT_OUTSIDE`` outside.
+
+    Axis-aligned grids are interpolated slice by slice as the CT files are read (the CT is
+    never held whole); oblique ones are stacked first.
+    """
+    ct = Slices(items)
+    matrix = np.linalg.inv(ct.affine_lps) @ pet.affine_lps
+    if is_axis_aligned(matrix):
+        return resample_slices(ct.read, ct.shape, ct.affine_lps, pet.array.shape, pet.affine_lps,
+                               fill=CT_OUTSIDE, scales=ct.scales, dtype=np.int16)  # fmt: skip
+    volume = stack(items, rescale=False)  # the stored integers: half the memory of float32
+    slope, intercept = volume.rescale
+    on_pet = resample_onto(volume.array, volume.affine_lps, pet.array.shape, pet.affine_lps,
+                           order=1, fill=(CT_OUTSIDE - intercept) / slope)  # fmt: skip
+    del volume
+    on_pet = np.rint(on_pet * np.float32(slope) + np.float32(intercept))
+    return np.asfortranarray(np.clip(on_pet, -32768, 32767).astype(np.int16))
+
+
+def _gzip_writer(path: Path) -> Any:
+    """A gzip file to write: ISA-L's deflate (python-isal, several times faster than zlib at
+    a similar size) when installed, else zlib level 1. ``mtime=0``: same input, same bytes."""
+    try:
+        from isal import igzip
+    except ImportError:
+        import gzip
+
+        return gzip.GzipFile(path, "wb", compresslevel=1, mtime=0)
+    return igzip.IGzipFile(path, "wb", compresslevel=2, mtime=0)
+
+
 def _save(array: np.ndarray, affine: np.ndarray, path: Path) -> None:
     import nibabel as nib
 
@@ -101,7 +134,8 @@ def _save(array: np.ndarray, affine: np.ndarray, path: Path) -> None:
     image.header.set_xyzt_units("mm")
     image.set_qform(affine, code=1)
     image.set_sform(affine, code=1)
-    nib.save(image, path)
+    with _gzip_writer(path) as file:
+        image.to_file_map({"image": nib.FileHolder(fileobj=file)})
 
 
 def _read_whole(path: Path) -> Any:
@@ -166,14 +200,7 @@ def _convert_study(
         save(pet.array, images / f"{case_id}_0001.nii.gz")
         ct_series = _pick_ct(study, pet_series)
         if ct_series is not None:
-            ct = stack(ct_series.items(), rescale=False)
-            slope, intercept = ct.rescale
-            on_pet = resample_onto(ct.array, ct.affine_lps, pet.array.shape, pet.affine_lps,
-                                   order=1, fill=(CT_OUTSIDE - intercept) / slope)  # fmt: skip
-            del ct
-            if (slope, intercept) != (1.0, 0.0):
-                on_pet *= np.float32(slope)
-                on_pet += np.float32(intercept)
+            on_pet = _ct_on_pet(ct_series.items(), pet)
             save(on_pet, images / f"{case_id}_0000.nii.gz")
             row.update(ct_series_uid=ct_series.uid, ct_files=len(ct_series.files))
         else:

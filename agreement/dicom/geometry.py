@@ -101,24 +101,44 @@ def read_series(files: Sequence[Path]) -> list[tuple[Path, Any]]:
     return out
 
 
-def pixels(ds: Any, path: Path) -> np.ndarray:
+def pixels(
+    ds: Any, path: Path, buffers: dict[tuple[str, int], np.ndarray] | None = None
+) -> np.ndarray:
     """The stored values of one single-frame slice (``[row, column]``, before rescaling).
 
-    Uncompressed little-endian pixel data are viewed straight from the bytes; anything else
-    (compressed, big-endian, signed values narrower than their storage) goes through pydicom.
+    Uncompressed little-endian pixel data are read straight from the file when discovery left
+    them on disk (into an array of ``buffers``, reused from slice to slice: the result is
+    overwritten by the next read), else viewed from the bytes; anything else (compressed,
+    big-endian, signed values narrower than their storage) goes through pydicom.
     """
     try:
         syntax = ds.file_meta.TransferSyntaxUID
         bits, stored = int(ds.BitsAllocated), int(ds.BitsStored)
         signed = int(ds.PixelRepresentation) == 1
-        simple = (syntax.is_little_endian and not syntax.is_compressed and bits in (8, 16, 32)
-                  and int(ds.get("SamplesPerPixel", 1)) == 1
+        simple = (syntax.is_little_endian and not syntax.is_compressed and not syntax.is_deflated
+                  and bits in (8, 16, 32) and int(ds.get("SamplesPerPixel", 1)) == 1
                   and int(ds.get("NumberOfFrames", 1) or 1) == 1
                   and (stored == bits or not signed))  # fmt: skip
-        if simple:
-            data = np.frombuffer(ds.PixelData, f"<{'i' if signed else 'u'}{bits // 8}")
-            return data[: int(ds.Rows) * int(ds.Columns)].reshape(int(ds.Rows), int(ds.Columns))
-        return ds.pixel_array
+        if not simple:
+            return ds.pixel_array
+        rows, cols = int(ds.Rows), int(ds.Columns)
+        dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
+        elem = ds.get_item("PixelData", keep_deferred=True)
+        if getattr(elem, "value", b"") is None and getattr(elem, "value_tell", None) is not None:
+            key = (dtype.str, rows * cols)
+            out = buffers.get(key) if buffers is not None else None
+            if out is None:
+                out = np.empty(rows * cols, dtype)
+                if buffers is not None:
+                    buffers[key] = out
+            with open(path, "rb") as file:
+                file.seek(elem.value_tell)
+                got = file.readinto(memoryview(out).cast("B"))
+            if got < out.nbytes:
+                raise ValueError(f"{out.nbytes - got} bytes short")
+            return out.reshape(rows, cols)
+        data = np.frombuffer(ds.PixelData, dtype)
+        return data[: rows * cols].reshape(rows, cols)
     except Exception as exc:  # compressed without a decoder, truncated pixel data
         raise InputError(f"{path}: cannot decode PixelData (7FE0,0010) ({exc})") from None
 
@@ -170,6 +190,29 @@ def _rescale(ds: Any, path: Path) -> tuple[float, float]:
     return (slope[0] if slope else 1.0), (intercept[0] if intercept else 0.0)
 
 
+class Slices:
+    """A series sorted along its normal, pixel data still on disk: ``read(k)`` reads slice k.
+
+    ``shape`` is ``[column, row, slice]``, ``scales`` the (RescaleSlope, RescaleIntercept) of each
+    slice. One buffer is reused for every read: use a plane before reading the next.
+    """
+
+    def __init__(self, items: Sequence[tuple[Path, Any]]) -> None:
+        self.items, self.affine_lps = slice_geometry(items)
+        path0, ds0 = self.items[0]
+        self.shape = (int(ds0.Columns), int(ds0.Rows), len(self.items))
+        self.scales = [_rescale(ds, path) for path, ds in self.items]
+        self._buffers: dict[tuple[str, int], np.ndarray] = {}
+
+    def read(self, k: int) -> np.ndarray:
+        """Stored values of slice ``k`` as a ``[column, row]`` view."""
+        path, ds = self.items[k]
+        if (int(ds.Columns), int(ds.Rows)) != self.shape[:2]:
+            raise InputError(f"{path}: {ds.Rows}x{ds.Columns} pixels, the series has "
+                             f"{self.shape[1]}x{self.shape[0]}")  # fmt: skip
+        return pixels(ds, path, self._buffers).T
+
+
 def stack(items: Sequence[tuple[Path, Any]], *, rescale: bool = True) -> Volume:
     """Stack a series with each slice's RescaleSlope/Intercept applied (they may differ, GE).
 
@@ -200,24 +243,20 @@ def stack(items: Sequence[tuple[Path, Any]], *, rescale: bool = True) -> Volume:
     >>> vol.affine_lps.diagonal().tolist()
     [3.0, 2.0, 5.0, 1.0]
     """
-    ordered, affine = slice_geometry(items)
-    path0, ds0 = ordered[0]
-    rows, cols = int(ds0.Rows), int(ds0.Columns)
-    scales = [_rescale(ds, path) for path, ds in ordered]
+    series = Slices(items)
+    scales = series.scales
     keep = not rescale and len(set(scales)) == 1
-    first = pixels(ds0, path0)
+    first = series.read(0)
     # [column, row, slice] in Fortran order: each slice is one contiguous block
-    array = np.empty((cols, rows, len(ordered)), first.dtype if keep else np.float32, order="F")
-    for k, (path, ds) in enumerate(ordered):
-        if (int(ds.Rows), int(ds.Columns)) != (rows, cols):
-            raise InputError(f"{path}: {ds.Rows}x{ds.Columns} pixels, the series has {rows}x{cols}")
+    array = np.empty(series.shape, first.dtype if keep else np.float32, order="F")
+    for k in range(series.shape[2]):
         plane = array[:, :, k]
-        plane[...] = (first if k == 0 else pixels(ds, path)).T
+        plane[...] = first if k == 0 else series.read(k)
         slope, intercept = scales[k]
         if not keep and slope != 1.0:
             plane *= slope
         if not keep and intercept != 0.0:
             plane += intercept
-    headers = tuple(ds for _, ds in ordered)
-    return Volume(array, affine, headers, tuple(p for p, _ in ordered),
+    headers = tuple(ds for _, ds in series.items)
+    return Volume(array, series.affine_lps, headers, tuple(p for p, _ in series.items),
                   scales[0] if keep else (1.0, 0.0))  # fmt: skip
