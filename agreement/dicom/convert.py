@@ -147,7 +147,9 @@ def _read_whole(path: Path) -> Any:
         raise InputError(f"{path}: cannot read DICOM ({type(exc).__name__}: {exc})") from None
 
 
-def _label(study: Study, pet: Volume, roi: str) -> tuple[np.ndarray | None, dict[str, Any]]:
+def _label(
+    study: Study, pet: Volume, roi: str, frame: str = ""
+) -> tuple[np.ndarray | None, dict[str, Any]]:
     from agreement.dicom.rtstruct import rasterise
 
     sources = [(s, f) for s in study.of("RTSTRUCT") + study.of("SEG") for f in s.files]
@@ -158,7 +160,8 @@ def _label(study: Study, pet: Volume, roi: str) -> tuple[np.ndarray | None, dict
     for series, path in sources:
         if series.modality == "RTSTRUCT":
             ds = _read_whole(path)  # contours in one read, not one file access per contour
-            part, names, everything = rasterise(ds, path, pet.array.shape, pet.affine_lps, roi)
+            part, names, everything = rasterise(ds, path, pet.array.shape, pet.affine_lps, roi,
+                                                frame=frame, series=list(study.series))  # fmt: skip
         else:
             part, names, everything = seg_mask(path, pet.array.shape, pet.affine_lps, roi)
         mask |= part
@@ -205,7 +208,7 @@ def _convert_study(
             row.update(ct_series_uid=ct_series.uid, ct_files=len(ct_series.files))
         else:
             row.update(ct_series_uid="", ct_files=0)
-        mask, label_info = _label(study, pet, roi)
+        mask, label_info = _label(study, pet, roi, pet_series.frame_of_reference)
         if mask is not None:
             save(np.asfortranarray(mask), labels / f"{case_id}.nii.gz")
         row.update(label_info, label_voxels=int(mask.sum()) if mask is not None else 0)

@@ -9,6 +9,7 @@ half a slice, so contours drawn on thinner CT slices land on the PET slice that 
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -81,12 +82,66 @@ def _points(contour: Any) -> np.ndarray:
     return np.asarray(contour.get("ContourData", []), float)
 
 
+def check_references(
+    ds: Any, path: Path, chosen: Collection[int], *, frame: str, series: Collection[str]
+) -> None:
+    """Refuse an RTSTRUCT drawn in another frame of reference than ``frame`` (the PET's), or on
+    a series that is none of ``series`` (the study's).
+
+    The frames are the matched ROIs' ReferencedFrameOfReferenceUID (3006,0024), else those of
+    the ReferencedFrameOfReferenceSequence (3006,0010), else the file's FrameOfReferenceUID; the
+    series are the RTReferencedSeriesSequence's (3006,0014). What the file does not say is not
+    checked.
+
+    Examples
+    --------
+    >>> from pydicom import Dataset
+    >>> roi, ds = Dataset(), Dataset()
+    >>> roi.ROINumber, roi.ReferencedFrameOfReferenceUID = 1, "1.2.3"
+    >>> ds.StructureSetROISequence = [roi]
+    >>> check_references(ds, Path("rs.dcm"), [1], frame="1.2.3", series=[])
+    >>> check_references(ds, Path("rs.dcm"), [1], frame="1.2.4", series=[])
+    Traceback (most recent call last):
+    ...
+    agreement.errors.InputError: rs.dcm: ReferencedFrameOfReferenceUID (3006,0024) 1.2.3 is not the PET's FrameOfReferenceUID 1.2.4 (contours of another frame of reference)
+    """
+    listed = ds.get("ReferencedFrameOfReferenceSequence") or []
+    own = [str(r.ReferencedFrameOfReferenceUID) for r in ds.get("StructureSetROISequence", [])
+           if int(r.get("ROINumber", -1)) in chosen and r.get("ReferencedFrameOfReferenceUID")]  # fmt: skip
+    if own:
+        frames, tag = own, "ReferencedFrameOfReferenceUID (3006,0024)"
+    elif any(item.get("FrameOfReferenceUID") for item in listed):
+        frames = [
+            str(item.FrameOfReferenceUID) for item in listed if item.get("FrameOfReferenceUID")
+        ]
+        tag = "ReferencedFrameOfReferenceSequence (3006,0010)"
+    else:
+        frames = [str(ds.FrameOfReferenceUID)] if ds.get("FrameOfReferenceUID") else []
+        tag = "FrameOfReferenceUID (0020,0052)"
+    # each matched ROI must be in the PET's frame; a listed frame only needs to include it
+    wrong = [f for f in frames if f != frame] if own or frame not in frames else []
+    if frame and wrong:
+        raise InputError(f"{path}: {tag} {wrong[0]} is not the PET's FrameOfReferenceUID {frame} "
+                         "(contours of another frame of reference)")  # fmt: skip
+    referenced = [str(s.SeriesInstanceUID) for item in listed
+                  for study in item.get("RTReferencedStudySequence", [])
+                  for s in study.get("RTReferencedSeriesSequence", [])
+                  if s.get("SeriesInstanceUID")]  # fmt: skip
+    if series and referenced and not set(referenced) & set(series):
+        raise InputError(f"{path}: RTReferencedSeriesSequence (3006,0014) names series "
+                         f"{referenced[0]}, which is not in this study (contours drawn on "
+                         "another series)")  # fmt: skip
+
+
 def rasterise(
-    ds: Any, path: Path, shape: tuple[int, int, int], affine_lps: np.ndarray, pattern: str
-) -> tuple[np.ndarray, list[str], list[str]]:
+    ds: Any, path: Path, shape: tuple[int, int, int], affine_lps: np.ndarray, pattern: str,
+    *, frame: str = "", series: Collection[str] = (),
+) -> tuple[np.ndarray, list[str], list[str]]:  # fmt: skip
     """Mask (uint8, ``shape``) of the ROIs of an RTSTRUCT whose names match ``pattern``.
 
-    Returns the mask, the matched ROI names and all ROI names of the structure set.
+    Returns the mask, the matched ROI names and all ROI names of the structure set. With
+    ``frame`` (the grid's FrameOfReferenceUID) and ``series`` (the study's series UIDs), an
+    RTSTRUCT that references others is refused (:func:`check_references`).
 
     Examples
     --------
@@ -105,6 +160,7 @@ def rasterise(
     """
     names = roi_names(ds)
     chosen = match_rois(names, pattern)
+    check_references(ds, path, chosen, frame=frame, series=series)
     mask = np.zeros(shape, np.uint8, order="F")
     to_index = np.linalg.inv(affine_lps)
     for roi in ds.get("ROIContourSequence", []):

@@ -127,15 +127,29 @@ def new_study(date="20240315") -> dict:
 
 
 def rtstruct(path: Path, *, study: dict, frame: str, rois: dict[str, list[np.ndarray]],
-             patient="P001") -> Path:  # fmt: skip
-    """An RTSTRUCT with ``rois``: name -> list of contours (N×3 LPS mm, closed planar)."""
+             patient="P001", referenced_series: str | None = None,
+             roi_frame: str | None = None) -> Path:  # fmt: skip
+    """An RTSTRUCT with ``rois``: name -> list of contours (N×3 LPS mm, closed planar).
+
+    ``referenced_series``: also write a ReferencedFrameOfReferenceSequence naming ``frame``
+    and that series; ``roi_frame``: the ROIs' ReferencedFrameOfReferenceUID (default ``frame``).
+    """
     ds = _base("RTSTRUCT", RTSTRUCT_CLASS, study, generate_uid(), frame, patient)
     ds.StructureSetLabel = "synthetic"
+    if referenced_series is not None:
+        series_item, study_item, frame_item = Dataset(), Dataset(), Dataset()
+        series_item.SeriesInstanceUID = referenced_series
+        study_item.ReferencedSOPInstanceUID = study["uid"]
+        study_item.RTReferencedSeriesSequence = Sequence([series_item])
+        frame_item.FrameOfReferenceUID = frame
+        frame_item.RTReferencedStudySequence = Sequence([study_item])
+        ds.ReferencedFrameOfReferenceSequence = Sequence([frame_item])
     ds.StructureSetROISequence = Sequence()
     ds.ROIContourSequence = Sequence()
     for number, (name, contours) in enumerate(rois.items(), start=1):
         roi = Dataset()
-        roi.ROINumber, roi.ROIName, roi.ReferencedFrameOfReferenceUID = number, name, frame
+        roi.ROINumber, roi.ROIName = number, name
+        roi.ReferencedFrameOfReferenceUID = frame if roi_frame is None else roi_frame
         ds.StructureSetROISequence.append(roi)
         item = Dataset()
         item.ReferencedROINumber = number

@@ -91,3 +91,24 @@ def test_seg_mask_through_highdicom(tmp_path, grid):
     # ours is [column, row, slice]
     np.testing.assert_array_equal(mask, truth.transpose(2, 1, 0).astype(np.uint8))
     assert matched == ["Lesion"] and labels == ["Lesion", "Spleen"]
+
+
+def test_rtstruct_references_checked_against_the_pet(tmp_path, grid):
+    # drawn on the PET series in its frame: used; another frame or series: refused
+    import pydicom
+
+    from agreement.errors import InputError
+
+    s, study, frame, pet, paths = grid
+    pet_series = str(pydicom.dcmread(paths[0]).SeriesInstanceUID)
+    square = [lps(1.5, 1.5, 2), lps(3.5, 1.5, 2), lps(3.5, 3.5, 2), lps(1.5, 3.5, 2)]
+    path = s.rtstruct(tmp_path / "rs.dcm", study=study, frame=frame, rois={"lesion": [square]},
+                      referenced_series=pet_series)  # fmt: skip
+    ds = pydicom.dcmread(path)
+    args = (ds, path, pet.array.shape, pet.affine_lps, "lesion*")
+    mask, matched, _ = rasterise(*args, frame=frame, series=[pet_series])
+    assert int(mask.sum()) == 4 and matched == ["lesion"]
+    with pytest.raises(InputError, match=r"ReferencedFrameOfReferenceUID \(3006,0024\) "):
+        rasterise(*args, frame=s.generate_uid(), series=[pet_series])
+    with pytest.raises(InputError, match=r"RTReferencedSeriesSequence \(3006,0014\) names series"):
+        rasterise(*args, frame=frame, series=[s.generate_uid()])

@@ -104,3 +104,94 @@ def test_convert_truncated_pixels(tmp_path, rel, synthetic_dicom):
     line = check_refused(rel, tmp_path, src, f"Error: {paths[2]}: ",
                          "cannot decode PixelData (7FE0,0010)")  # fmt: skip
     assert line
+
+
+def study_with_rtstruct(root, s, **rtstruct):
+    study, frame = s.new_study(), s.generate_uid()
+    s.image_series(root / "pet", "PT", np.ones((8, 8, 6), np.int16), study=study, frame=frame,
+                   header=s.pet_header())  # fmt: skip
+    square = [[-10, -10, -94], [-2, -10, -94], [-2, -2, -94], [-10, -2, -94]]
+    options = {"frame": frame, **rtstruct}
+    return s.rtstruct(root / "rs.dcm", study=study, rois={"lesion": [square]}, **options)
+
+
+@pytest.mark.bad_input(
+    tool="agree convert",
+    given="an RTSTRUCT whose ROIs are in another frame of reference than the PET",
+    message="Error: FILE: ReferencedFrameOfReferenceUID (3006,0024) UID is not the PET's "
+    "FrameOfReferenceUID UID (contours of another frame of reference)",
+)
+def test_convert_rtstruct_of_another_frame(tmp_path, rel, synthetic_dicom):
+    s = synthetic_dicom
+    src = tmp_path / "src"
+    rs = study_with_rtstruct(src, s, roi_frame=s.generate_uid())
+    check_refused(rel, tmp_path, src, f"Error: {rs}: ReferencedFrameOfReferenceUID (3006,0024) ",
+                  "(contours of another frame of reference)")  # fmt: skip
+
+
+@pytest.mark.bad_input(
+    tool="agree convert",
+    given="an RTSTRUCT whose ReferencedFrameOfReferenceSequence names another frame of "
+    "reference (and no frame per ROI)",
+    message="Error: FILE: ReferencedFrameOfReferenceSequence (3006,0010) UID is not the PET's "
+    "FrameOfReferenceUID UID (contours of another frame of reference)",
+)
+def test_convert_rtstruct_listing_another_frame(tmp_path, rel, synthetic_dicom):
+    import pydicom
+
+    s = synthetic_dicom
+    src = tmp_path / "src"
+    rs = study_with_rtstruct(src, s, referenced_series=s.generate_uid())
+    ds = pydicom.dcmread(rs)
+    for roi in ds.StructureSetROISequence:
+        del roi.ReferencedFrameOfReferenceUID
+    ds.ReferencedFrameOfReferenceSequence[0].FrameOfReferenceUID = s.generate_uid()
+    ds.save_as(rs)
+    check_refused(rel, tmp_path, src, f"Error: {rs}: ReferencedFrameOfReferenceSequence (3006,0010) ",
+                  "(contours of another frame of reference)")  # fmt: skip
+
+
+@pytest.mark.bad_input(
+    tool="agree convert",
+    given="an RTSTRUCT in the PET's frame of reference but drawn on a series the study does "
+    "not hold",
+    message="Error: FILE: RTReferencedSeriesSequence (3006,0014) names series UID, which is not "
+    "in this study (contours drawn on another series)",
+)
+def test_convert_rtstruct_of_another_series(tmp_path, rel, synthetic_dicom):
+    s = synthetic_dicom
+    src = tmp_path / "src"
+    rs = study_with_rtstruct(src, s, referenced_series=s.generate_uid())
+    check_refused(rel, tmp_path, src, f"Error: {rs}: RTReferencedSeriesSequence (3006,0014) ",
+                  "which is not in this study")  # fmt: skip
+
+
+@pytest.mark.bad_input(
+    tool="agree convert",
+    given="two studies, one with an RTSTRUCT of another frame of reference",
+    message="converted 1 case(s); 1 failed: CASE: FILE: ReferencedFrameOfReferenceUID "
+    "(3006,0024) UID is not the PET's FrameOfReferenceUID UID (...); failed.csv names it",
+    exit_code=0,
+)
+def test_convert_multi_study_lists_the_wrong_frame_as_failed(tmp_path, rel, synthetic_dicom):
+    import pandas as pd
+    import pydicom
+
+    s = synthetic_dicom
+    src = tmp_path / "src"
+    study_with_rtstruct(src / "good", s)
+    rs = study_with_rtstruct(src / "bad", s, roi_frame=s.generate_uid())
+    for path in (src / "bad").rglob("*.dcm"):  # another patient
+        ds = pydicom.dcmread(path)
+        ds.PatientID = "P002"
+        ds.save_as(path)
+    before = rel.snapshot(src)
+    res = rel.agree("convert", src, "-o", tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    assert f"converted 1 case(s); 1 failed: P002: {rs}: ReferencedFrameOfReferenceUID" in res.output
+    failed = pd.read_csv(tmp_path / "out" / "failed.csv")
+    assert failed.case_id.tolist() == ["P002"]
+    assert "another frame of reference" in failed.reason[0]
+    # the study that matches its PET is converted, with its mask
+    assert (tmp_path / "out" / "labelsTr" / "P001.nii.gz").exists()
+    assert rel.snapshot(src) == before
