@@ -123,8 +123,9 @@ def read_slicer_seg(path: Path, dtype: np.dtype | type | None) -> tuple[np.ndarr
 def read_dicom_seg(path: Path, dtype: np.dtype | type | None) -> tuple[np.ndarray, np.ndarray]:
     """Read a DICOM Segmentation object with highdicom as one label map.
 
-    Segments are combined (voxel value = segment number; overlapping segments are refused by
-    highdicom). The volume covers the frames stored in the file, which may be fewer than the
+    The reader of ``agree convert`` (:func:`agreement.dicom.seg.seg_volume`): segments are
+    combined (voxel value = segment number; overlapping segments are refused by highdicom),
+    the array indexed ``[column, row, slice]`` like the other readers. The volume covers the frames stored in the file, which may be fewer than the
     source series; :func:`agreement.measures.io.align_exact` puts it back on the PET grid.
 
     Raises
@@ -134,24 +135,20 @@ def read_dicom_seg(path: Path, dtype: np.dtype | type | None) -> tuple[np.ndarra
         regular volume.
     """
     try:
-        import highdicom as hd
+        import highdicom  # noqa: F401
     except ImportError:
         raise InputError(
             f"{path}: reading DICOM SEG needs pydicom and highdicom; {_DICOM_HINT}"
         ) from None
+    from agreement.dicom.seg import open_seg, seg_volume
+
     modality = dicom_modality(path)
     if modality != "SEG":
         raise InputError(
             f"{path}: a DICOM {modality} file, not a DICOM SEG (convert DICOM images to NIfTI "
             "with agree convert)"
         )
-    try:
-        volume = hd.seg.segread(path).get_volume(combine_segments=True, relabel=False)
-    except Exception as exc:
-        raise InputError(
-            f"{path}: DICOM SEG is not a regular volume ({_first_line(exc)})"
-        ) from None
-    array = np.asarray(volume.array)
+    array, affine_lps = seg_volume(open_seg(path)[0], path)
     if dtype is not None:
         array = array.astype(dtype, copy=False)
-    return array, LPS_TO_RAS @ np.asarray(volume.affine, dtype=float)
+    return array, LPS_TO_RAS @ affine_lps
