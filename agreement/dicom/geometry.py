@@ -101,17 +101,24 @@ def read_series(files: Sequence[Path]) -> list[tuple[Path, Any]]:
     return out
 
 
-def pixels(
-    ds: Any, path: Path, buffers: dict[tuple[str, int], np.ndarray] | None = None
-) -> np.ndarray:
-    """The stored values of one single-frame slice (``[row, column]``, before rescaling).
+# SamplesPerPixel, NumberOfFrames, Rows, Columns, BitsAllocated, BitsStored, PixelRepresentation
+_FORMAT_TAGS = (0x00280002, 0x00280008, 0x00280010, 0x00280011, 0x00280100, 0x00280101, 0x00280103)
 
-    Uncompressed little-endian pixel data are read straight from the file when discovery left
-    them on disk (into an array of ``buffers``, reused from slice to slice: the result is
-    overwritten by the next read), else viewed from the bytes; anything else (compressed,
-    big-endian, signed values narrower than their storage) goes through pydicom.
+
+def _raw(ds: Any, tag: int) -> object:
+    """A value as stored (bytes until pydicom converts it): a cheap cache key."""
+    elem = ds.get_item(tag)
+    value = None if elem is None else elem.value
+    return value if value is None or isinstance(value, bytes | int | float | str) else repr(value)
+
+
+def _format(ds: Any, cache: dict[Any, Any]) -> tuple[np.dtype, int, int] | None:
+    """(dtype, rows, columns) of a slice whose pixels can be read as they are, else None.
+
+    Parsed once per distinct set of raw values: the slices of a series share them.
     """
-    try:
+    key = (str(ds.file_meta.TransferSyntaxUID), *(_raw(ds, tag) for tag in _FORMAT_TAGS))
+    if key not in cache:
         syntax = ds.file_meta.TransferSyntaxUID
         bits, stored = int(ds.BitsAllocated), int(ds.BitsStored)
         signed = int(ds.PixelRepresentation) == 1
@@ -119,18 +126,32 @@ def pixels(
                   and bits in (8, 16, 32) and int(ds.get("SamplesPerPixel", 1)) == 1
                   and int(ds.get("NumberOfFrames", 1) or 1) == 1
                   and (stored == bits or not signed))  # fmt: skip
-        if not simple:
-            return ds.pixel_array
-        rows, cols = int(ds.Rows), int(ds.Columns)
         dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
-        elem = ds.get_item("PixelData", keep_deferred=True)
+        cache[key] = (dtype, int(ds.Rows), int(ds.Columns)) if simple else None
+    return cache[key]
+
+
+def pixels(ds: Any, path: Path, cache: dict[Any, Any] | None = None) -> np.ndarray:
+    """The stored values of one single-frame slice (``[row, column]``, before rescaling).
+
+    Uncompressed little-endian pixel data are read straight from the file when discovery left
+    them on disk, else viewed from the bytes; anything else (compressed, big-endian, signed
+    values narrower than their storage) goes through pydicom. With a ``cache`` (one per series)
+    the pixel format is parsed once and one buffer is reused: the result is overwritten by the
+    next read.
+    """
+    cache = {} if cache is None else cache
+    try:
+        simple = _format(ds, cache)
+        if simple is None:
+            return ds.pixel_array
+        dtype, rows, cols = simple
+        elem = ds.get_item(0x7FE00010, keep_deferred=True)
         if getattr(elem, "value", b"") is None and getattr(elem, "value_tell", None) is not None:
-            key = (dtype.str, rows * cols)
-            out = buffers.get(key) if buffers is not None else None
-            if out is None:
-                out = np.empty(rows * cols, dtype)
-                if buffers is not None:
-                    buffers[key] = out
+            key = ("buffer", dtype.str, rows * cols)
+            if key not in cache:
+                cache[key] = np.empty(rows * cols, dtype)
+            out = cache[key]
             with open(path, "rb") as file:
                 file.seek(elem.value_tell)
                 got = file.readinto(memoryview(out).cast("B"))
@@ -153,7 +174,8 @@ def slice_geometry(items: Sequence[tuple[Path, Any]]) -> tuple[list[tuple[Path, 
     normal = np.cross(row_dir, col_dir)
     positions = []
     for path, ds in items:
-        if not np.allclose(_vector(ds, "ImageOrientationPatient", 6, path), orientation, atol=1e-4):
+        other = _vector(ds, "ImageOrientationPatient", 6, path)
+        if not (np.abs(other - orientation) <= 1e-4).all():
             raise InputError(
                 f"{path}: ImageOrientationPatient (0020,0037) differs within the series"
             )
@@ -202,15 +224,16 @@ class Slices:
         path0, ds0 = self.items[0]
         self.shape = (int(ds0.Columns), int(ds0.Rows), len(self.items))
         self.scales = [_rescale(ds, path) for path, ds in self.items]
-        self._buffers: dict[tuple[str, int], np.ndarray] = {}
+        self._cache: dict[Any, Any] = {}  # pixel formats and the reused buffer
 
     def read(self, k: int) -> np.ndarray:
         """Stored values of slice ``k`` as a ``[column, row]`` view."""
         path, ds = self.items[k]
-        if (int(ds.Columns), int(ds.Rows)) != self.shape[:2]:
-            raise InputError(f"{path}: {ds.Rows}x{ds.Columns} pixels, the series has "
+        plane = pixels(ds, path, self._cache)
+        if plane.shape != (self.shape[1], self.shape[0]):
+            raise InputError(f"{path}: {plane.shape[0]}x{plane.shape[1]} pixels, the series has "
                              f"{self.shape[1]}x{self.shape[0]}")  # fmt: skip
-        return pixels(ds, path, self._buffers).T
+        return plane.T
 
 
 def stack(items: Sequence[tuple[Path, Any]], *, rescale: bool = True) -> Volume:

@@ -103,16 +103,17 @@ def resample_slices(
     axes = [axis_weights(int(in_shape[a]), matrix[a, a] * np.arange(shape[a]) + matrix[a, 3])
             for a in range(3)]  # fmt: skip
     (x0, x1, wx, ox), (y0, y1, wy, oy), (z0, z1, wz, oz) = axes
-    wx_col = wx[:, None]
+    wy_col = wy[:, None]
     integer = np.issubdtype(np.dtype(dtype), np.integer)
     out = np.empty(tuple(shape), dtype, order="F")
     reduced: dict[int, np.ndarray] = {}
 
     def plane(k: int) -> np.ndarray:
+        """Source slice k reduced to the output's rows and columns, ``[row, column]``."""
         if k not in reduced:
-            stored = read(k)
-            rows = _blend(stored[:, y0], stored[:, y1], wy)  # [column, output row]
-            p = _blend(rows[x0], rows[x1], wx_col)
+            stored = read(k).T  # [row, column]: a DICOM frame's own order, rows contiguous
+            rows = _blend(stored.take(y0, axis=0), stored.take(y1, axis=0), wy_col)
+            p = _blend(rows.take(x0, axis=1), rows.take(x1, axis=1), wx)
             if scales is not None and scales[k] != (1.0, 0.0):
                 p *= np.float32(scales[k][0])
                 p += np.float32(scales[k][1])
@@ -134,7 +135,7 @@ def resample_slices(
         if integer:
             limits = np.iinfo(dtype)
             value = np.clip(np.rint(value), limits.min, limits.max)
-        out[:, :, z] = value
+        out[:, :, z] = value.T
     out[ox] = fill
     out[:, oy] = fill
     return out
