@@ -21,6 +21,7 @@ from figures.facets import (
     require,
     wrap,
 )
+from figures.layout import fit
 from figures.style import (
     LINE_COLOR,
     METRIC_UNITS,
@@ -136,7 +137,7 @@ def modified_bland_altman(
                     ax.set_ylabel(f"Δ {metric_label(metric, unit)}")
                 ax.set_xlabel(f"Reference {metric_label(metric, unit)}")
         label_columns(axes, layout.networks)
-        add_legend(fig, layout, width, kind="marker")
+        fit(fig, axes, bottom=add_legend(fig, layout, width, kind="marker"))
     return fig
 
 
@@ -235,4 +236,5 @@ def bland_altman_plot(
             if ax.get_subplotspec().is_first_col():
                 ax.set_ylabel("Predicted − reference")
         hide_unused(axes, len(metric_list))
+        fit(fig, axes)
     return fig

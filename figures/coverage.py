@@ -9,6 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from figures.facets import add_legend, facets, first_row, grid, keyed, metrics_in, require
+from figures.layout import fit
 from figures.style import metric_label, new_figure, style
 
 
@@ -125,5 +126,5 @@ def coverage_tdi(
                     f"TDI ({unit})" if isinstance(unit, str) and unit != "count" else "TDI"
                 )
             axes[i, 0].set_ylabel(f"{metric_label(metric)}\nCP")
-        add_legend(fig, layout, width)
+        fit(fig, axes, bottom=add_legend(fig, layout, width))
     return fig

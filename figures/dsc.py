@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from figures.facets import add_legend, axis_off_text, facets, grid, keyed, label_columns, require
+from figures.layout import fit, legend_height, text_size
 from figures.style import colors, metric_label, new_figure, style
 
 SCENARIOS = ["single", "multiple"]
@@ -91,7 +92,7 @@ def dsc_scenarios(cases: pd.DataFrame, *, width: str | float = "double") -> Figu
             ax.set_ylim(0, 1.02)
         axes[0, 0].set_ylabel("DSC")
         label_columns(axes, layout.networks)
-        add_legend(fig, layout, width)
+        fit(fig, axes, bottom=add_legend(fig, layout, width))
     return fig
 
 
@@ -153,7 +154,7 @@ def dsc_tmtv_thresholds(
                 if i == len(rows) - 1:
                     ax.set_xlabel("Volume ≥ threshold (ml)")
         label_columns(axes, layout.networks)
-        add_legend(fig, layout, width, kind="line")
+        fit(fig, axes, bottom=add_legend(fig, layout, width, kind="line"))
     return fig
 
 
@@ -195,7 +196,7 @@ def dsc_dmax_quartiles(table: pd.DataFrame, *, width: str | float = "double") ->
                 axis_off_text(ax)
         axes[0, 0].set_ylabel("DSC")
         label_columns(axes, layout.networks)
-        add_legend(fig, layout, width)
+        fit(fig, axes, bottom=add_legend(fig, layout, width))
     return fig
 
 
@@ -237,8 +238,12 @@ def distributions(
     groups = list(pd.unique(data[by].dropna()))
     hues = list(pd.unique(data[hue].dropna()))
     palette = colors(hues)
+    ncols = min(len(hues), 2 if len(hues) > 3 else 3)
     with style():
-        fig = new_figure(width, 2.2)
+        legend = legend_height(-(-len(hues) // ncols))
+        # room for the x tick labels, turned when there are many, under panels 1.6 in tall
+        turned = max((text_size(str(g))[0] for g in groups), default=0.0) if len(groups) > 4 else 0
+        fig = new_figure(width, 1.9 + turned + legend)
         axes = grid(fig, 1, len(metrics))
         for ax, metric in zip(axes[0], metrics, strict=False):
             _boxes(ax, groups, hues, palette, data, x=by, y=metric, hue=hue)
@@ -259,10 +264,6 @@ def distributions(
             )
             for h in hues
         ]
-        fig.legend(
-            handles=handles,
-            loc="outside lower center",
-            ncols=min(len(handles), 2 if len(hues) > 3 else 3),
-            frameon=False,
-        )
+        fig.legend(handles=handles, loc="outside lower center", ncols=ncols, frameon=False)
+        fit(fig, axes, bottom=legend)
     return fig

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from figures.layout import legend_height
 from figures.style import METRIC_ORDER, colors, figure_width
 
 
@@ -142,8 +143,11 @@ def add_legend(
     *,
     kind: str = "patch",
     title: str | None = None,
-) -> None:
-    """One figure legend below the panels: a swatch (or marker) per loss/method colour."""
+) -> float:
+    """One figure legend below the panels: a swatch (or marker) per loss/method colour.
+
+    Returns the height it takes in inches (for :func:`figures.layout.fit`).
+    """
     if kind == "patch":
         handles = [
             Patch(facecolor=layout.colors[h], edgecolor="none", label=h) for h in layout.losses
@@ -161,15 +165,17 @@ def add_legend(
             )
             for h in layout.losses
         ]
+    ncols = legend_columns(width, len(handles))
     fig.legend(
         handles=handles,
         loc="outside lower center",
-        ncols=legend_columns(width, len(handles)),
+        ncols=ncols,
         frameon=False,
         title=title,
         handlelength=1.2,
         columnspacing=1.0,
     )
+    return legend_height(-(-len(handles) // ncols), title=bool(title))
 
 
 def hide_unused(axes: np.ndarray, used: int) -> None:

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from figures.facets import facets, first_row, grid, keyed, label_columns, metrics_in, require
+from figures.layout import fit, legend_height
 from figures.style import (
     EQUIVALENT_COLOR,
     LINE_COLOR,
@@ -140,4 +141,5 @@ def tost_forest(
             ncols=2,
             frameon=False,
         )
+        fit(fig, axes, bottom=legend_height(1))
     return fig

@@ -18,6 +18,7 @@ from figures.facets import (
     require,
     wrap,
 )
+from figures.layout import fit
 from figures.style import METRIC_LABELS, figure_width, new_figure, style
 
 
@@ -174,4 +175,5 @@ def ccc_intervals(
             ax.set_title(METRIC_LABELS.get(metric, metric), fontsize=7, pad=3)
             ax.set_xlabel("CCC")
         hide_unused(axes, len(metric_list))
+        fit(fig, axes)
     return fig

@@ -20,6 +20,7 @@ from matplotlib.layout_engine import ConstrainedLayoutEngine
 from agreement.atomic import atomic_path
 from agreement.tables import CANONICAL_UNITS, METRICS
 from agreement.tables import METRIC_LABELS as _LABELS
+from figures.layout import FITTED
 
 # Okabe-Ito, with the yellow moved back (hard to read as text or thin lines on white).
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442", "#000000"]
@@ -174,7 +175,8 @@ def save_figure(
 
     PDF fonts are TrueType (type 42) and SVG text stays text, so labels remain editable;
     PNG is written at ``dpi`` (300 by default, the journals' minimum for halftones).
-    Figures with constrained layout (all of :mod:`figures`) are saved as laid out, the
+    Figures laid out by :func:`figures.layout.fit` (the grids of :mod:`figures`) are saved
+    as they are, in one drawing pass; figures with constrained layout as laid out, the
     layout solved once for all formats; others with ``bbox_inches="tight"``.
 
     Returns
@@ -198,7 +200,7 @@ def save_figure(
             raise ValueError(f"unknown figure format {fmt!r}; use pdf, svg or png")
     engine = fig.get_layout_engine()
     constrained = isinstance(engine, ConstrainedLayoutEngine)
-    bbox = None if constrained else "tight"
+    bbox = None if constrained or fig in FITTED else "tight"
     written = []
     try:
         for fmt in names:
