@@ -7,8 +7,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.cbook import boxplot_stats
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 
 from figures.facets import add_legend, axis_off_text, facets, grid, keyed, label_columns, require
 from figures.layout import fit, legend_height, text_size
@@ -28,10 +30,19 @@ def _boxes(
     y: str,
     hue: str,
 ) -> None:
-    """Side-by-side box plots: one box per (group, hue), coloured by hue; NaNs dropped."""
+    """Side-by-side box plots: one box per (group, hue), coloured by hue; NaNs dropped.
+
+    Tukey boxes as :meth:`Axes.boxplot` draws them (quartiles, median, whiskers to the last
+    point within 1.5 IQR, the points beyond), with the statistics of
+    :func:`matplotlib.cbook.boxplot_stats`; each box is a patch and its median a line, while
+    the whiskers and caps of the panel are one line collection and its outliers one scatter
+    (a handful of artists per panel instead of seven per box: drawing cost is per artist).
+    """
     same = x == hue
     n = 1 if same else len(hues)
     step = 0.8 / n
+    half = step * 0.85 / 2
+    segments, outliers = [], []
     for gi, group in enumerate(groups):
         for hi, h in enumerate([group] if same else hues):
             values = pd.to_numeric(
@@ -40,19 +51,28 @@ def _boxes(
             if values.empty:
                 continue
             pos = gi - 0.4 + step * ((0 if same else hi) + 0.5)
-            ax.boxplot(
-                [values.to_numpy(float)],
-                positions=[pos],
-                widths=step * 0.85,
-                orientation="vertical",
-                patch_artist=True,
-                boxprops={"facecolor": palette[h], "edgecolor": "black", "linewidth": 0.5},
-                medianprops={"color": "black", "linewidth": 0.8},
-                whiskerprops={"linewidth": 0.5},
-                capprops={"linewidth": 0.5},
-                flierprops={"markersize": 1.5, "markeredgewidth": 0.3},
-                manage_ticks=False,
-            )
+            st = boxplot_stats(values.to_numpy(float))[0]
+            ax.add_patch(
+                Rectangle(
+                    (pos - half, st["q1"]), 2 * half, st["q3"] - st["q1"],
+                    facecolor=palette[h], edgecolor="black", linewidth=0.5, zorder=2,
+                )
+            )  # fmt: skip
+            ax.plot([pos - half, pos + half], [st["med"]] * 2, color="black", linewidth=0.8,
+                    solid_capstyle="butt", zorder=3)  # fmt: skip
+            cap = half / 2
+            segments += [
+                [(pos, st["q1"]), (pos, st["whislo"])],
+                [(pos, st["q3"]), (pos, st["whishi"])],
+                [(pos - cap, st["whislo"]), (pos + cap, st["whislo"])],
+                [(pos - cap, st["whishi"]), (pos + cap, st["whishi"])],
+            ]
+            outliers += [(pos, v) for v in st["fliers"]]
+    if segments:
+        ax.add_collection(LineCollection(segments, colors="black", linewidths=0.5, zorder=1))
+    if outliers:
+        px, py = zip(*outliers, strict=True)
+        ax.scatter(px, py, s=1.5**2, facecolors="none", edgecolors="black", linewidths=0.3)
     ax.set_xticks(range(len(groups)), [str(g) for g in groups])
     ax.set_xlim(-0.5, len(groups) - 0.5)
 

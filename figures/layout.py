@@ -73,9 +73,9 @@ def _ticks(axis: Axis) -> tuple[list[str], float, float, bool]:
     return labels, size, rotation, True
 
 
-def _tick_room(axis: Axis) -> float:
+def _tick_room(axis: Axis, ticks: tuple[list[str], float, float, bool]) -> float:
     """Inches the tick marks, their padding and labels take beside (y) or below (x) the axis."""
-    labels, size, rotation, shown = _ticks(axis)
+    labels, size, rotation, shown = ticks
     params = axis.get_tick_params()
     length = params.get("length", mpl.rcParams[f"{axis.axis_name}tick.major.size"])
     pad = params.get("pad", mpl.rcParams[f"{axis.axis_name}tick.major.pad"])
@@ -96,15 +96,16 @@ def _label_room(ax: Axes, axis: Axis) -> float:
 
 def _needs(ax: Axes) -> tuple[float, float, float, float]:
     """Inches of text left, below, above and right of one panel."""
-    left = _tick_room(ax.yaxis) + _label_room(ax, ax.yaxis)
-    bottom = _tick_room(ax.xaxis) + _label_room(ax, ax.xaxis)
+    yticks, xticks = _ticks(ax.yaxis), _ticks(ax.xaxis)
+    left = _tick_room(ax.yaxis, yticks) + _label_room(ax, ax.yaxis)
+    bottom = _tick_room(ax.xaxis, xticks) + _label_room(ax, ax.xaxis)
     title = ax.title.get_text()
-    labels, size, _, shown = _ticks(ax.yaxis)
+    labels, size, _, shown = yticks
     top = LINE * size / 144 if shown and labels else 0.0  # half a y tick label above the axes
     if title:  # the title pad (6 pt at most in these figures), then its lines
         top = max(top, 6 / 72 + text_size(title, ax.title.get_fontsize())[1])
     # the first and last x tick labels may reach past the edges by half their width
-    labels, size, rotation, shown = _ticks(ax.xaxis)
+    labels, size, rotation, shown = xticks
     right = 0.0
     if shown and labels and abs(rotation) % 180 < 45:
         left = max(left, text_size(labels[0], size)[0] / 2)
