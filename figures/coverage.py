@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from figures.facets import add_legend, facets, first_row, grid, keyed, metrics_in, require
-from figures.layout import fit
+from figures.layout import fit, text_size
 from figures.style import metric_label, new_figure, style
 
 
@@ -25,13 +25,13 @@ def coverage_tdi(
     metrics: Sequence[str] | None = None,
     width: str | float = "double",
 ) -> Figure:
-    """Coverage probability (with its 95% CI) and TDI bars per metric and network.
+    """Coverage probability (with its 95% CI) and TDI bars, one row per metric.
 
-    Rows are metrics; for each network there are two columns, CP then TDI. CP panels show
-    one bar per loss at ``cp`` with error bars from ``cp_ci_low`` to ``cp_ci_high`` (y from
-    0 to 1); TDI panels show one bar per loss at ``tdi`` (the 95th percentile of
-    |predicted − reference|, in the metric's unit) with an upward error bar to
-    ``tdi_ci_high`` when that one-sided limit is available.
+    Each row holds a CP panel and a TDI panel with one bar per method, grouped by network
+    (a gap between networks) and coloured by loss, each bar named under the bottom row. CP
+    bars stand at ``cp`` with error bars from ``cp_ci_low`` to ``cp_ci_high`` (y from 0 to
+    1); TDI bars at ``tdi`` (the 95th percentile of |predicted − reference|, in the metric's
+    unit) with an upward error bar to ``tdi_ci_high`` when that one-sided limit is available.
 
     Parameters
     ----------
@@ -46,7 +46,7 @@ def coverage_tdi(
     Returns
     -------
     Figure
-        ``len(metrics) × 2·n_networks`` Axes, each with one bar per loss.
+        ``len(metrics) × 2`` Axes (CP, TDI), each with one bar per method.
 
     Examples
     --------
@@ -61,12 +61,18 @@ def coverage_tdi(
     table = keyed(agreement)
     metric_list = metrics_in(table, metrics)
     layout = facets(table)
-    n = len(layout.losses)
-    x = np.arange(n)
-    bar_width = 0.8
+    bars = [(net, loss) for net in layout.networks for loss in layout.losses]
+    bars = [b for b in bars if first_row(table, _facet=b[0], _hue=b[1]) is not None]
+    n_loss = len(layout.losses)
+    group = {net: i for i, net in enumerate(layout.networks)}
+    # one slot per loss inside a network's group, half a slot between groups
+    x = np.array([group[net] * (n_loss + 0.5) + layout.losses.index(loss) for net, loss in bars])
+    names = [f"{net}/{loss}" if net else loss for net, loss in bars]
+    color = [layout.colors[loss] for _, loss in bars]
     with style():
-        fig = new_figure(width, 1.1 * len(metric_list) + 1.0)
-        axes = grid(fig, len(metric_list), 2 * len(layout.networks), sharex=True)
+        turned = max(text_size(t)[0] for t in names) if names else 0.0
+        fig = new_figure(width, 1.15 * len(metric_list) + turned + 0.5)
+        axes = grid(fig, len(metric_list), 2, sharex=True)
         for i, metric in enumerate(metric_list):
             rows_m = table[table["metric"] == metric]
             unit = (
@@ -74,57 +80,37 @@ def coverage_tdi(
                 if "unit" in rows_m and rows_m["unit"].notna().any()
                 else None
             )
-            for j, network in enumerate(layout.networks):
-                ax_cp, ax_tdi = axes[i, 2 * j], axes[i, 2 * j + 1]
-                cell = rows_m[rows_m["_facet"] == network]
-                rows = [first_row(cell, _hue=loss) for loss in layout.losses]
-                color = [layout.colors[loss] for loss in layout.losses]
-                cp = np.array([_num(r, "cp") for r in rows])
-                lo = np.array([_num(r, "cp_ci_low") for r in rows])
-                hi = np.array([_num(r, "cp_ci_high") for r in rows])
-                ax_cp.bar(x, np.nan_to_num(cp), width=bar_width, color=color)
-                err = np.vstack([np.clip(cp - lo, 0, None), np.clip(hi - cp, 0, None)])
-                ok = np.isfinite(err).all(axis=0) & np.isfinite(cp)
-                if ok.any():
-                    ax_cp.errorbar(
-                        x[ok],
-                        cp[ok],
-                        yerr=err[:, ok],
-                        fmt="none",
-                        ecolor="black",
-                        elinewidth=0.7,
-                        capsize=1.5,
-                    )
-                ax_cp.set_ylim(0, 1.05)
-                tdi = np.array([_num(r, "tdi") for r in rows])
-                tdi_hi = np.array([_num(r, "tdi_ci_high") for r in rows])
-                ax_tdi.bar(x, np.nan_to_num(tdi), width=bar_width, color=color)
-                up = np.isfinite(tdi) & np.isfinite(tdi_hi) & (tdi_hi >= tdi)
-                if up.any():
-                    yerr = np.vstack([np.zeros(up.sum()), tdi_hi[up] - tdi[up]])
-                    ax_tdi.errorbar(
-                        x[up],
-                        tdi[up],
-                        yerr=yerr,
-                        fmt="none",
-                        ecolor="black",
-                        elinewidth=0.7,
-                        capsize=1.5,
-                    )
-                ax_tdi.set_ylim(bottom=0)
-                for ax in (ax_cp, ax_tdi):
-                    ax.set_xticks(x, layout.losses)  # shared x: shown under the last row only
-                    ax.tick_params(axis="x", length=0, rotation=90 if n > 1 else 0)
-                    ax.set_xlim(-0.6, n - 0.4)
-                if i == 0 and network:
-                    ax_cp.set_title(f"{network}: CP", fontsize=7, pad=3)
-                    ax_tdi.set_title(f"{network}: TDI", fontsize=7, pad=3)
-                elif i == 0:
-                    ax_cp.set_title("CP", fontsize=7, pad=3)
-                    ax_tdi.set_title("TDI", fontsize=7, pad=3)
-                ax_tdi.set_ylabel(
-                    f"TDI ({unit})" if isinstance(unit, str) and unit != "count" else "TDI"
-                )
-            axes[i, 0].set_ylabel(f"{metric_label(metric)}\nCP")
+            rows = [first_row(rows_m, _facet=net, _hue=loss) for net, loss in bars]
+            ax_cp, ax_tdi = axes[i, 0], axes[i, 1]
+            cp = np.array([_num(r, "cp") for r in rows])
+            lo = np.array([_num(r, "cp_ci_low") for r in rows])
+            hi = np.array([_num(r, "cp_ci_high") for r in rows])
+            ax_cp.bar(x, np.nan_to_num(cp), width=0.8, color=color)
+            err = np.vstack([np.clip(cp - lo, 0, None), np.clip(hi - cp, 0, None)])
+            ok = np.isfinite(err).all(axis=0) & np.isfinite(cp)
+            if ok.any():
+                ax_cp.errorbar(x[ok], cp[ok], yerr=err[:, ok], fmt="none", ecolor="black",
+                               elinewidth=0.7, capsize=1.5)  # fmt: skip
+            ax_cp.set_ylim(0, 1.05)
+            tdi = np.array([_num(r, "tdi") for r in rows])
+            tdi_hi = np.array([_num(r, "tdi_ci_high") for r in rows])
+            ax_tdi.bar(x, np.nan_to_num(tdi), width=0.8, color=color)
+            up = np.isfinite(tdi) & np.isfinite(tdi_hi) & (tdi_hi >= tdi)
+            if up.any():
+                yerr = np.vstack([np.zeros(up.sum()), tdi_hi[up] - tdi[up]])
+                ax_tdi.errorbar(x[up], tdi[up], yerr=yerr, fmt="none", ecolor="black",
+                                elinewidth=0.7, capsize=1.5)  # fmt: skip
+            ax_tdi.set_ylim(bottom=0)
+            for ax in (ax_cp, ax_tdi):
+                ax.set_xticks(x, names)  # shared x: shown under the last row only
+                ax.tick_params(axis="x", length=0, rotation=90 if len(bars) > 1 else 0)
+                ax.set_xlim(x.min() - 0.6 if len(x) else -0.6, x.max() + 0.6 if len(x) else 0.6)
+            if i == 0:
+                ax_cp.set_title("Coverage probability", fontsize=7, pad=3)
+                ax_tdi.set_title("Total deviation index", fontsize=7, pad=3)
+            ax_cp.set_ylabel(f"{metric_label(metric)}\nCP")
+            ax_tdi.set_ylabel(
+                f"TDI ({unit})" if isinstance(unit, str) and unit != "count" else "TDI"
+            )
         fit(fig, axes, bottom=add_legend(fig, layout, width))
     return fig

@@ -220,23 +220,26 @@ def test_classic_bland_altman_lines_and_bands(paper_tables):
 def test_coverage_bars_and_error_bars(paper_tables):
     table = paper_tables["agreement"]
     fig = coverage_tdi(table)
-    axes = np.array(fig.axes).reshape(6, 6)
+    axes = np.array(fig.axes).reshape(6, 2)  # a CP and a TDI panel per metric
     cp_ax, tdi_ax = axes[0, 0], axes[0, 1]
-    rows = (
-        table[(table.metric == "suv_max") & (table.network == "unet")].set_index("loss").loc[LOSSES]
-    )
+    rows = table[table.metric == "suv_max"].set_index(["network", "loss"])
+    rows = rows.loc[[(n, loss) for n in NETWORKS for loss in LOSSES]]  # bars: network, then loss
     cp_bars = [p for p in cp_ax.patches if isinstance(p, Rectangle)]
     assert [b.get_height() for b in cp_bars] == pytest.approx(rows["cp"].to_numpy())
     assert [to_hex(b.get_facecolor()) for b in cp_bars] == [
         c.lower() for c in colors(LOSSES).values()
-    ]
-    segments = cp_ax.collections[0].get_segments()  # error bars: one vertical segment per loss
+    ] * len(NETWORKS)
+    segments = cp_ax.collections[0].get_segments()  # error bars: one vertical segment per bar
     assert [s[0][1] for s in segments] == pytest.approx(rows["cp_ci_low"].to_numpy())
     assert [s[1][1] for s in segments] == pytest.approx(rows["cp_ci_high"].to_numpy())
     assert cp_ax.get_ylim() == pytest.approx((0, 1.05))
     tdi_bars = [p for p in tdi_ax.patches if isinstance(p, Rectangle)]
     assert [b.get_height() for b in tdi_bars] == pytest.approx(rows["tdi"].to_numpy())
-    assert cp_ax.get_title() == "unet: CP" and tdi_ax.get_title() == "unet: TDI"
+    assert cp_ax.get_title() == "Coverage probability"
+    assert [t.get_text() for t in axes[-1, 0].get_xticklabels()][:2] == [
+        "unet/dice",
+        "unet/dice_ce",
+    ]
 
 
 def test_coverage_twenty_methods(synth):
@@ -380,4 +383,4 @@ def test_no_text_under_7_pt_and_units_on_every_row(synth):
     assert "Reference TMTV (ml)" in labels and "Reference SUVmax (SUV)" in labels
     bars = figs["coverage_tdi"]
     bottom = bars.axes[-1]
-    assert [t.get_text() for t in bottom.get_xticklabels()] == ["dice", "l1dfl"]
+    assert [t.get_text() for t in bottom.get_xticklabels()] == methods
