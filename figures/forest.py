@@ -9,7 +9,16 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from figures.facets import facets, first_row, grid, keyed, label_columns, metrics_in, require
+from figures.facets import (
+    facets,
+    first_row,
+    grid,
+    hide_unused,
+    keyed,
+    metrics_in,
+    require,
+    wrap,
+)
 from figures.layout import fit, legend_height
 from figures.style import (
     EQUIVALENT_COLOR,
@@ -59,11 +68,12 @@ def tost_forest(
 ) -> Figure:
     """Equivalence (TOST) forest plot: the 90% CI of the mean difference against ±Δ.
 
-    Each panel holds one horizontal bar per loss spanning ``tost_ci_low`` to ``tost_ci_high``
-    with a tick at ``tost_mean_diff``; the bar is green when ``equivalent`` is true, red
-    (vermillion) when false and grey when undefined. Black dashed lines mark the bounds
-    ``tost_lower`` and ``tost_upper`` (±Δ, Δ = 0.2·|mean reference| by default), a grey
-    dotted line marks 0. The y tick labels name the losses in their colour.
+    One panel per metric (two panels a row at double width); each holds one horizontal bar
+    per method, grouped by network (a gap between networks), spanning ``tost_ci_low`` to
+    ``tost_ci_high`` with a tick at ``tost_mean_diff``; the bar is green when ``equivalent``
+    is true, red (vermillion) when false and grey when undefined. Black dashed lines mark the
+    bounds ``tost_lower`` and ``tost_upper`` (±Δ, Δ = 0.2·|mean reference| by default), a
+    grey dotted line marks 0. The y tick labels name the methods in their loss's colour.
 
     Parameters
     ----------
@@ -71,14 +81,15 @@ def tost_forest(
         The agreement table (``method, metric, tost_mean_diff, tost_ci_low, tost_ci_high,
         tost_lower, tost_upper, equivalent``; ``unit`` optional).
     metrics : sequence of str, optional
-        Rows in order; default: the metrics of the table, canonical ones first.
+        Panels in order; default: the metrics of the table, canonical ones first.
     width : {"single", "double"} or float
         Figure width.
 
     Returns
     -------
     Figure
-        ``len(metrics) × n_networks`` Axes; each has one bar (Rectangle patch) per loss.
+        One Axes per metric (hidden ones fill the last row); each has one bar (Rectangle
+        patch) per method with a defined interval.
 
     Examples
     --------
@@ -94,44 +105,44 @@ def tost_forest(
     table = keyed(agreement)
     metric_list = metrics_in(table, metrics)
     layout = facets(table)
-    n_losses = len(layout.losses)
-    row_height = min(max(1.25, 0.1 * n_losses + 0.6), max(1.25, 9.7 / len(metric_list)))
-    tick_size = 7  # the journals' minimum at print size
+    bars = [(net, loss) for net in layout.networks for loss in layout.losses]
+    bars = [b for b in bars if first_row(table, _facet=b[0], _hue=b[1]) is not None]
+    group = {net: i for i, net in enumerate(layout.networks)}
+    # top to bottom: one slot per method, half a slot between networks
+    y = -np.array([group[net] * 0.5 + k for k, (net, _) in enumerate(bars)], dtype=float)
+    names = [f"{net}/{loss}" if net else loss for net, loss in bars]
+    nrows, ncols = wrap(len(metric_list), width, max_cols=2)
+    row_height = min(max(1.25, 0.13 * len(bars) + 0.7), max(1.25, 9.7 / nrows))
     with style():
-        fig = new_figure(width, row_height * len(metric_list) + 0.3)
-        axes = grid(fig, len(metric_list), len(layout.networks), sharex="row", sharey=True)
-        y = np.arange(n_losses)[::-1]
-        for i, metric in enumerate(metric_list):
+        fig = new_figure(width, row_height * nrows + 0.3)
+        axes = grid(fig, nrows, ncols, sharey=True)
+        for ax, metric in zip(axes.ravel(), metric_list, strict=False):
             rows_m = table[table["metric"] == metric]
-            for j, network in enumerate(layout.networks):
-                ax = axes[i, j]
-                cell = rows_m[rows_m["_facet"] == network]
-                for yy, loss in zip(y, layout.losses, strict=False):
-                    row = first_row(cell, _hue=loss)
-                    low, high = _num(row, "tost_ci_low"), _num(row, "tost_ci_high")
-                    if not (np.isfinite(low) and np.isfinite(high)):
-                        continue
-                    color = equivalence_color(None if row is None else row.get("equivalent"))
-                    ax.barh(yy, high - low, left=low, height=0.6, color=color, edgecolor="none")
-                    mean = _num(row, "tost_mean_diff")
-                    if np.isfinite(mean):
-                        ax.plot([mean, mean], [yy - 0.3, yy + 0.3], color=LINE_COLOR, linewidth=0.8)
-                for bound in _bounds(cell) if not cell.empty else []:
-                    ax.axvline(bound, color=LINE_COLOR, linestyle="--", linewidth=0.7)
-                ax.axvline(0.0, color="#777777", linestyle=":", linewidth=0.6)
-                ax.set_ylim(-0.6, n_losses - 0.4)
-                ax.set_yticks(y, layout.losses)
-                for tick, loss in zip(ax.get_yticklabels(), layout.losses, strict=False):
-                    tick.set_color(layout.colors[loss])
-                ax.tick_params(axis="y", length=0, labelsize=tick_size)
-                if j == 0:
-                    ax.set_ylabel(metric_label(metric))
-                unit = _unit(rows_m)
-                ax.set_xlabel(
-                    "Predicted − reference"
-                    + (f" ({unit})" if isinstance(unit, str) and unit and unit != "count" else "")
-                )
-        label_columns(axes, layout.networks)
+            for yy, (net, loss) in zip(y, bars, strict=True):
+                row = first_row(rows_m, _facet=net, _hue=loss)
+                low, high = _num(row, "tost_ci_low"), _num(row, "tost_ci_high")
+                if not (np.isfinite(low) and np.isfinite(high)):
+                    continue
+                color = equivalence_color(None if row is None else row.get("equivalent"))
+                ax.barh(yy, high - low, left=low, height=0.6, color=color, edgecolor="none")
+                mean = _num(row, "tost_mean_diff")
+                if np.isfinite(mean):
+                    ax.plot([mean, mean], [yy - 0.3, yy + 0.3], color=LINE_COLOR, linewidth=0.8)
+            for bound in _bounds(rows_m) if not rows_m.empty else []:
+                ax.axvline(bound, color=LINE_COLOR, linestyle="--", linewidth=0.7)
+            ax.axvline(0.0, color="#777777", linestyle=":", linewidth=0.6)
+            ax.set_ylim(y.min() - 0.6 if len(y) else -0.6, 0.6)
+            ax.set_yticks(y, names)
+            for tick, (_, loss) in zip(ax.get_yticklabels(), bars, strict=False):
+                tick.set_color(layout.colors[loss])
+            ax.tick_params(axis="y", length=0, labelsize=7)  # the journals' minimum
+            ax.set_title(metric_label(metric), fontsize=7, pad=3)
+            unit = _unit(rows_m)
+            ax.set_xlabel(
+                "Predicted − reference"
+                + (f" ({unit})" if isinstance(unit, str) and unit and unit != "count" else "")
+            )
+        hide_unused(axes, len(metric_list))
         fig.legend(
             handles=[
                 Patch(color=EQUIVALENT_COLOR, label="equivalent"),

@@ -127,28 +127,23 @@ def test_radar_one_and_twenty_methods_and_negative_ccc(synth):
 def test_forest_bars_colours_and_bounds(paper_tables):
     table = paper_tables["agreement"]
     fig = tost_forest(table)
-    axes = np.array(fig.axes).reshape(6, 3)
-    for i, metric in enumerate(["suv_max", "suv_mean", "tla", "tmtv", "lesion_count", "dmax"]):
-        for j, network in enumerate(NETWORKS):
-            ax = axes[i, j]
-            bars = [p for p in ax.patches if isinstance(p, Rectangle)]
-            assert len(bars) == 4
-            rows = table[(table["metric"] == metric) & (table["network"] == network)].set_index(
-                "loss"
-            )
-            # bars are drawn top to bottom in loss order: y = 3, 2, 1, 0
-            for bar, loss in zip(bars, LOSSES, strict=False):
-                expected = (
-                    EQUIVALENT_COLOR if rows.loc[loss, "equivalent"] else NOT_EQUIVALENT_COLOR
-                )
-                assert to_hex(bar.get_facecolor()) == expected.lower()
-                assert bar.get_x() == pytest.approx(rows.loc[loss, "tost_ci_low"])
-                assert bar.get_x() + bar.get_width() == pytest.approx(
-                    rows.loc[loss, "tost_ci_high"]
-                )
-            assert vlines(ax) == pytest.approx([-2.0, 0.0, 2.0])  # ±Δ = ±0.2·10 and zero
-    assert axes[0, 0].get_title() == "unet"
-    assert [t.get_text() for t in axes[0, 0].get_yticklabels()] == LOSSES
+    axes = fig.axes  # one panel per metric; bars by network, then loss, top to bottom
+    order = [(n, loss) for n in NETWORKS for loss in LOSSES]
+    for ax, metric in zip(axes, ["suv_max", "suv_mean", "tla", "tmtv", "lesion_count", "dmax"],
+                          strict=True):  # fmt: skip
+        rows = table[table["metric"] == metric].set_index(["network", "loss"]).loc[order]
+        bars = [p for p in ax.patches if isinstance(p, Rectangle)]
+        assert len(bars) == len(order)
+        assert [b.get_y() for b in bars] == sorted((b.get_y() for b in bars), reverse=True)
+        for bar, (_, row) in zip(bars, rows.iterrows(), strict=True):
+            expected = EQUIVALENT_COLOR if row["equivalent"] else NOT_EQUIVALENT_COLOR
+            assert to_hex(bar.get_facecolor()) == expected.lower()
+            assert bar.get_x() == pytest.approx(row["tost_ci_low"])
+            assert bar.get_x() + bar.get_width() == pytest.approx(row["tost_ci_high"])
+        assert vlines(ax) == pytest.approx([-2.0, 0.0, 2.0])  # ±Δ = ±0.2·10 and zero
+    assert axes[0].get_title() == "SUVmax"
+    labels = [t.get_text() for t in axes[0].get_yticklabels()]
+    assert labels == [f"{n}/{loss}" for n, loss in order]
     assert not fig._suptitle
 
 
