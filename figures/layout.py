@@ -58,17 +58,22 @@ def text_size(text: str, size: float | str | None = None) -> tuple[float, float]
     return max(_width(line, size, family) for line in lines), len(lines) * LINE * size / 72
 
 
+def _name(axis: Axis) -> str:
+    """ "x" or "y" (a polar panel's angle axis counts as x, its radius as y)."""
+    return "y" if axis.axis_name in ("y", "radius") else "x"
+
+
 def _ticks(axis: Axis) -> tuple[list[str], float, float, bool]:
     """Tick labels in view, their font size, rotation and whether they are shown."""
     params = axis.get_tick_params()
-    side = "labelleft" if axis.axis_name == "y" else "labelbottom"
+    side = "labelleft" if _name(axis) == "y" else "labelbottom"
     if not params.get(side, True):
         return [], 0.0, 0.0, False
     low, high = sorted(axis.get_view_interval())
     eps = 1e-9 * max(1.0, abs(high - low))
     locs = [v for v in axis.get_major_locator()() if low - eps <= v <= high + eps]
     labels = [t for t in axis.get_major_formatter().format_ticks(locs) if t]
-    size = _points(params.get("labelsize"), f"{axis.axis_name}tick.labelsize")
+    size = _points(params.get("labelsize"), f"{_name(axis)}tick.labelsize")
     rotation = float(params.get("rotation", params.get("labelrotation", 0.0)) or 0.0)
     return labels, size, rotation, True
 
@@ -77,13 +82,13 @@ def _tick_room(axis: Axis, ticks: tuple[list[str], float, float, bool]) -> float
     """Inches the tick marks, their padding and labels take beside (y) or below (x) the axis."""
     labels, size, rotation, shown = ticks
     params = axis.get_tick_params()
-    length = params.get("length", mpl.rcParams[f"{axis.axis_name}tick.major.size"])
-    pad = params.get("pad", mpl.rcParams[f"{axis.axis_name}tick.major.pad"])
+    length = params.get("length", mpl.rcParams[f"{_name(axis)}tick.major.size"])
+    pad = params.get("pad", mpl.rcParams[f"{_name(axis)}tick.major.pad"])
     room = max(float(length), 0.0) / 72
     if not shown or not labels:
         return room
     sizes = [text_size(t, size) for t in labels]
-    across = (axis.axis_name == "y") == (abs(rotation) % 180 < 45)  # label's width counts
+    across = (_name(axis) == "y") == (abs(rotation) % 180 < 45)  # label's width counts
     return room + float(pad) / 72 + max(w if across else h for w, h in sizes)
 
 
@@ -94,8 +99,22 @@ def _label_room(ax: Axes, axis: Axis) -> float:
     return axis.labelpad / 72 + text_size(text, axis.label.get_fontsize())[1]
 
 
+def _polar_needs(ax: Axes) -> tuple[float, float, float, float]:
+    """A polar panel: its angle labels stand around the circle, the title above them."""
+    labels, size, _, _ = _ticks(ax.xaxis)
+    sizes = [text_size(t, size) for t in labels] or [(0.0, 0.0)]
+    pad = _tick_room(ax.xaxis, ([], size, 0.0, False)) + PAD
+    side = max(w for w, _ in sizes) + pad
+    high = max(h for _, h in sizes) + pad
+    title = ax.title.get_text()
+    top = high + (text_size(title, ax.title.get_fontsize())[1] + 6 / 72 if title else 0.0)
+    return side, high, top, side
+
+
 def _needs(ax: Axes) -> tuple[float, float, float, float]:
     """Inches of text left, below, above and right of one panel."""
+    if ax.name == "polar":
+        return _polar_needs(ax)
     yticks, xticks = _ticks(ax.yaxis), _ticks(ax.xaxis)
     left = _tick_room(ax.yaxis, yticks) + _label_room(ax, ax.yaxis)
     bottom = _tick_room(ax.xaxis, xticks) + _label_room(ax, ax.xaxis)

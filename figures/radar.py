@@ -98,7 +98,7 @@ def ccc_radar(
             if network:
                 ax.set_title(network, fontsize=7, pad=10)
         hide_unused(axes, len(layout.networks))
-        add_legend(fig, layout, width, kind="line")
+        fit(fig, axes, bottom=add_legend(fig, layout, width, kind="line"))
     return fig
 
 
