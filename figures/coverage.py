@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from figures.facets import add_legend, facets, first_row, grid, keyed, metrics_in, require
+from figures.facets import add_legend, facets, first_rows, grid, keyed, metrics_in, require
 from figures.layout import fit, text_size
 from figures.style import metric_label, new_figure, style
 
@@ -62,7 +62,9 @@ def coverage_tdi(
     metric_list = metrics_in(table, metrics)
     layout = facets(table)
     bars = [(net, loss) for net in layout.networks for loss in layout.losses]
-    bars = [b for b in bars if first_row(table, _facet=b[0], _hue=b[1]) is not None]
+    present = set(zip(table["_facet"], table["_hue"], strict=True))
+    bars = [b for b in bars if b in present]
+    lookup = first_rows(table, ["_facet", "_hue", "metric"])
     n_loss = len(layout.losses)
     group = {net: i for i, net in enumerate(layout.networks)}
     # one slot per loss inside a network's group, half a slot between groups
@@ -80,7 +82,7 @@ def coverage_tdi(
                 if "unit" in rows_m and rows_m["unit"].notna().any()
                 else None
             )
-            rows = [first_row(rows_m, _facet=net, _hue=loss) for net, loss in bars]
+            rows = [lookup.get((net, loss, metric)) for net, loss in bars]
             ax_cp, ax_tdi = axes[i, 0], axes[i, 1]
             cp = np.array([_num(r, "cp") for r in rows])
             lo = np.array([_num(r, "cp_ci_low") for r in rows])

@@ -191,6 +191,21 @@ def wrap(n: int, width: str | float, *, max_cols: int | None = None) -> tuple[in
     return int(np.ceil(n / cols)), cols
 
 
+def first_rows(table: pd.DataFrame, columns: Sequence[str]) -> dict[tuple, pd.Series]:
+    """The first row of each combination of ``columns``' values, by that tuple (one pass).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"method": ["a", "a", "b"], "metric": "tla", "ccc": [0.9, 0.1, 0.8]})
+    >>> float(first_rows(t, ["method", "metric"])[("a", "tla")]["ccc"])
+    0.9
+    """
+    firsts = table.drop_duplicates(list(columns))
+    keys = zip(*(firsts[c] for c in columns), strict=True)
+    return dict(zip(keys, (row for _, row in firsts.iterrows()), strict=True))
+
+
 def first_row(table: pd.DataFrame, **where: object) -> pd.Series | None:
     """The first row matching all ``column=value`` pairs, or None."""
     mask = np.ones(len(table), dtype=bool)

@@ -11,7 +11,7 @@ from matplotlib.patches import Patch
 
 from figures.facets import (
     facets,
-    first_row,
+    first_rows,
     grid,
     hide_unused,
     keyed,
@@ -106,7 +106,9 @@ def tost_forest(
     metric_list = metrics_in(table, metrics)
     layout = facets(table)
     bars = [(net, loss) for net in layout.networks for loss in layout.losses]
-    bars = [b for b in bars if first_row(table, _facet=b[0], _hue=b[1]) is not None]
+    present = set(zip(table["_facet"], table["_hue"], strict=True))
+    bars = [b for b in bars if b in present]
+    lookup = first_rows(table, ["_facet", "_hue", "metric"])
     group = {net: i for i, net in enumerate(layout.networks)}
     # top to bottom: one slot per method, half a slot between networks
     y = -np.array([group[net] * 0.5 + k for k, (net, _) in enumerate(bars)], dtype=float)
@@ -119,7 +121,7 @@ def tost_forest(
         for ax, metric in zip(axes.ravel(), metric_list, strict=False):
             rows_m = table[table["metric"] == metric]
             for yy, (net, loss) in zip(y, bars, strict=True):
-                row = first_row(rows_m, _facet=net, _hue=loss)
+                row = lookup.get((net, loss, metric))
                 low, high = _num(row, "tost_ci_low"), _num(row, "tost_ci_high")
                 if not (np.isfinite(low) and np.isfinite(high)):
                     continue

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from figures.facets import (
     add_legend,
     facets,
-    first_row,
+    first_rows,
     hide_unused,
     keyed,
     metrics_in,
@@ -68,6 +68,7 @@ def ccc_radar(
     nrows, ncols = wrap(len(layout.networks), width)
     panel = min(figure_width(width) / ncols, 3.4)
     alpha = 0.12 if len(layout.losses) <= 6 else 0.03
+    lookup = first_rows(table, ["_facet", "_hue", "metric"])
     with style():
         fig = new_figure(width, nrows * panel * 0.95 + 0.5)
         axes = fig.subplots(nrows, ncols, squeeze=False, subplot_kw={"projection": "polar"})
@@ -75,7 +76,7 @@ def ccc_radar(
             for loss in layout.losses:
                 r = []
                 for metric in metric_list:
-                    row = first_row(table, _facet=network, _hue=loss, metric=metric)
+                    row = lookup.get((network, loss, metric))
                     r.append(np.nan if row is None else pd.to_numeric(row["ccc"], errors="coerce"))
                 r = np.asarray(r, dtype=float)
                 if np.isnan(r).all():
@@ -149,12 +150,13 @@ def ccc_intervals(
     low = min(max(low, -1.0), 0.8)
     nrows, ncols = wrap(len(metric_list), width)
     y = np.arange(len(methods))[::-1]
+    by_method = first_rows(table.assign(method=table["method"].astype(str)), ["method", "metric"])
     with style():
         fig = new_figure(width, nrows * (0.16 * len(methods) + 0.75) + 0.1)
         axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
         for ax, metric in zip(axes.ravel(), metric_list, strict=False):
             for yy, method in zip(y, methods, strict=True):
-                row = first_row(table, method=method, metric=metric)
+                row = by_method.get((method, metric))
                 if row is None:
                     continue
                 est, lo, hi = (
