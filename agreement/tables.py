@@ -19,14 +19,14 @@ import pandas as pd
 
 from agreement.atomic import atomic_path
 from agreement.errors import InputError
+from agreement.schemas import SCHEMAS, TableKind, schema
 
-MEASUREMENT_COLUMNS = ("case_id", "method", "metric", "reference", "predicted")
+#: The columns a measurements table needs (the schema lives in :mod:`agreement.schemas`).
+MEASUREMENT_COLUMNS = SCHEMAS["measurements"].required
 OPTIONAL_COLUMNS = ("network", "loss", "fold", "unit")
 KEY = ["case_id", "method", "metric"]
-#: ``missing`` table (``missing.csv``): one row per (case, method) pair without a prediction
-#: (``status`` ``missing``: not measured; ``empty``: scored as an empty mask) or per input found
-#: but not used (``skipped``; ``case_id`` and ``method`` may be empty).
-MISSING_COLUMNS = ["case_id", "method", "status", "reason"]
+#: ``missing`` table (``missing.csv``), see :data:`agreement.schemas.SCHEMAS`.
+MISSING_COLUMNS = list(SCHEMAS["missing"].columns)
 MISSING_STATUSES = ("missing", "empty", "skipped")
 
 METRICS: tuple[str, ...] = ("suv_max", "suv_mean", "tla", "tmtv", "lesion_count", "dmax")
@@ -98,11 +98,24 @@ def table_format(path: str | os.PathLike[str]) -> str:
 
 
 def read_table(
-    path: str | os.PathLike[str], *, dtype: dict[str, type] | None = None
+    path: str | os.PathLike[str],
+    *,
+    kind: TableKind | None = None,
+    dtype: dict[str, type] | None = None,
 ) -> pd.DataFrame:
-    """Read a CSV, TSV or Parquet table (by extension) without validation.
+    """Read a CSV, TSV or Parquet table (by extension), checked against its schema.
 
-    ``dtype`` is passed to the CSV reader (e.g. ``{"case_id": str}`` keeps leading zeros).
+    Parameters
+    ----------
+    path : path-like
+        ``.csv``, ``.tsv``/``.tab`` or ``.parquet``/``.pq``.
+    kind : {"measurements", "cases", "lesions", "failed", "missing"}, optional
+        Read the schema's text columns as text (case ids such as ``007`` stay text) and
+        raise a one-line :class:`~agreement.errors.InputError` naming the file and the
+        missing columns when the table lacks a required one (:mod:`agreement.schemas`).
+        Without it the table is read as it is.
+    dtype : dict, optional
+        Passed to the CSV reader (e.g. ``{"case_id": str}``), after the schema's.
 
     Examples
     --------
@@ -111,8 +124,20 @@ def read_table(
     >>> write_table(pd.DataFrame({"a": [1, 2]}), p)
     >>> read_table(p)["a"].tolist()
     [1, 2]
+    >>> read_table(p, kind="failed")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    agreement.errors.InputError: ...t.tsv: not a failed table, missing column(s) case_id
     """
     path = Path(path)
+    if kind is not None:
+        table_schema = schema(kind)
+        dtype = {**table_schema.text_columns, **(dtype or {})}
+        return table_schema.check(_read(path, dtype), str(path))
+    return _read(path, dtype)
+
+
+def _read(path: Path, dtype: dict[str, type] | None) -> pd.DataFrame:
     kind = table_format(path)
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a table file")
@@ -405,8 +430,7 @@ def read_measurements(
     >>> read_measurements(p).shape
     (1, 5)
     """
-    text_columns = {c: str for c in ("case_id", "method", "metric", "network", "loss", "unit")}
-    table = read_table(path, dtype=text_columns)
+    table = read_table(path, dtype=SCHEMAS["measurements"].text_columns)
     return validate_measurements(table, source=str(path), nan_policy=nan_policy)
 
 

@@ -168,3 +168,41 @@ def test_row_with_extra_values_is_an_error(tmp_path):
     )
     with pytest.raises(InputError, match="m.csv: cannot read table: line 2 has 6 values, the header 5 columns"):
         read_measurements(path)
+
+
+@pytest.mark.parametrize("kind", ["measurements", "cases", "lesions", "failed", "missing"])
+def test_read_table_checks_the_schema(tmp_path, kind):
+    from agreement.schemas import SCHEMAS
+    from agreement.tables import read_table, write_table
+
+    schema = SCHEMAS[kind]
+    path = tmp_path / f"{kind}.csv"
+    row = {c: ("007" if t == "str" else 1) for c, t in schema.dtypes.items()}
+    write_table(schema.frame([row]), path)
+    table = read_table(path, kind=kind)
+    assert list(table.columns) == list(schema.columns)
+    assert table["case_id"].tolist() == ["007"]  # ids stay text
+    lacking = schema.required[-1]
+    write_table(schema.frame([row]).drop(columns=lacking), path)
+    with pytest.raises(InputError) as err:
+        read_table(path, kind=kind)
+    assert str(err.value) == f"{path}: not a {kind} table, missing column(s) {lacking}"
+    with pytest.raises(ValueError, match="kind must be one of measurements, cases"):
+        read_table(path, kind="agreement")
+
+
+def test_measure_writes_the_schema_columns(tmp_path):
+    # The writers use the schemas: agree measure's tables have exactly their columns.
+    import nibabel as nib
+
+    from agreement import measure_cohort
+    from agreement.schemas import SCHEMAS
+
+    m = np.zeros((8, 8, 8), np.uint8)
+    m[2:4, 2:4, 2:4] = 1
+    for sub, arr in [("pred/unet", m), ("ref", m), ("pet", np.ones(m.shape, np.float32))]:
+        (tmp_path / sub).mkdir(parents=True)
+        nib.save(nib.Nifti1Image(arr, np.eye(4)), tmp_path / sub / "c1.nii.gz")
+    res = measure_cohort(tmp_path / "pred", tmp_path / "ref", tmp_path / "pet", progress=False)
+    for kind in ("measurements", "cases", "lesions", "failed", "missing"):
+        assert tuple(getattr(res, kind).columns) == SCHEMAS[kind].columns, kind

@@ -194,11 +194,11 @@ def write_outputs(result: CohortResult, folder: Path, fmt: str = "csv") -> list[
     return written
 
 
-def read_output_table(path: Path) -> pd.DataFrame:
-    """Read a table written by ``agree measure``, keeping case ids and methods as text."""
+def read_output_table(path: Path, kind: str) -> pd.DataFrame:
+    """Read a table written by ``agree measure``, checked against its schema (ids as text)."""
     from agreement.tables import read_table
 
-    return read_table(path, dtype={"case_id": str, "method": str})
+    return read_table(path, kind=kind)  # type: ignore[arg-type]
 
 
 def shard_format(folder: Path, preferred: str | None = None) -> str:
@@ -236,7 +236,7 @@ def _has_content(path: Path) -> bool:
 def _read_previous(folder: Path, fmt: str) -> dict[str, pd.DataFrame] | None:
     if not all((folder / f"{name}.{fmt}").is_file() for name in TABLES):
         return None
-    return {name: read_output_table(folder / f"{name}.{fmt}") for name in TABLES}
+    return {name: read_output_table(folder / f"{name}.{fmt}", name) for name in TABLES}
 
 
 def _combine(
@@ -333,7 +333,7 @@ def measure(pred: Path | None, output: Path, fmt: str, overwrite: bool, resume: 
         failed_path = output / f"failed.{fmt}"
         retry = set()
         if failed_path.is_file():
-            retry = set(read_output_table(failed_path)["case_id"].astype(str))
+            retry = set(read_output_table(failed_path, "failed")["case_id"].astype(str))
         options["skip_cases"] = set(previous["cases"]["case_id"].astype(str)) - retry
     result = run_measure(pred, options.pop("reference"), options.pop("pet"), **options)
     if len(result.cases) == 0 and len(result.failed) and previous is None:
@@ -432,7 +432,7 @@ def merge(shards: tuple[Path, ...], output: Path, fmt: str | None, overwrite: bo
                 if name in optional:
                     continue
                 raise InputError(f"{path}: missing; is {folder} an agree measure output?")
-            frames[name].append(read_output_table(path))
+            frames[name].append(read_output_table(path, name))
         for key in frames["cases"][-1][["case_id", "method"]].astype(str).itertuples(index=False):
             if tuple(key) in owner:
                 raise InputError(

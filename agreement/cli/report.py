@@ -58,15 +58,12 @@ def _workers(given: int | None) -> int:
 
 
 
-def _optional_table(path: Path | None, required: tuple[str, ...], what: str) -> Any:
+def _optional_table(path: Path | None, kind: str) -> Any:
     if path is None:
         return None
     from agreement.cli.measure import read_output_table
 
-    table = read_output_table(path)
-    missing = [c for c in required if c not in table.columns]
-    if missing:
-        raise InputError(f"{path}: not a {what} table, missing column(s) {', '.join(missing)}")
+    table = read_output_table(path, kind)
     if "case_id" in table.columns:
         table["case_id"] = table["case_id"].astype(str)
     return table
@@ -198,14 +195,10 @@ def _run_report(
         missing = _beside(source, "missing", None)
         tables = {
             "measurements": _read_measurements(source),
-            "cases": _optional_table(
-                cases, ("case_id", "method", "dsc", "tp", "fp", "fn", "f1"), "cases"
-            ),
-            "lesions": _optional_table(
-                lesions, ("case_id", "method", "side", "status", "volume", "lesion_dsc"), "lesions"
-            ),
-            "failed": _optional_table(failed, ("case_id",), "failed"),
-            "missing": _optional_table(missing, ("case_id", "method", "reason"), "missing"),
+            "cases": _optional_table(cases, "cases"),
+            "lesions": _optional_table(lesions, "lesions"),
+            "failed": _optional_table(failed, "failed"),
+            "missing": _optional_table(missing, "missing"),
         }
         inputs = [p for p in (source, cases, lesions, failed, missing) if p is not None]
         volumes = None

@@ -35,19 +35,14 @@ from agreement.measures.options import MeasureOptions, with_legacy_keywords
 from agreement.measures.overlap import intersections, overlap_of
 from agreement.measures.quantify import measures_of
 from agreement.measures.segfiles import load_mask
+from agreement.schemas import SCHEMAS
 from agreement.tables import CANONICAL_UNITS as UNITS
 from agreement.tables import METRICS
 
-MEASUREMENT_COLUMNS = ["case_id", "method", "metric", "reference", "predicted", "unit"]
-CASE_COLUMNS = [
-    "case_id", "method", "dsc", "fpv", "fnv", "tp", "fp", "fn", "f1",
-    "n_reference_lesions", "n_predicted_lesions", "scenario",
-]  # fmt: skip
-LESION_TABLE_COLUMNS = [
-    "case_id", "method", "side", "lesion_id", "voxels", "volume", "suv_max", "suv_mean",
-    "tla", "dmax", "status", "matched_id", "lesion_dsc",
-]  # fmt: skip
-FAILED_COLUMNS = ["case_id", "method", "reason"]
+MEASUREMENT_COLUMNS = list(SCHEMAS["measurements"].columns)
+CASE_COLUMNS = list(SCHEMAS["cases"].columns)
+LESION_TABLE_COLUMNS = list(SCHEMAS["lesions"].columns)
+FAILED_COLUMNS = list(SCHEMAS["failed"].columns)
 PET_GRID_HINT = "the PET must be on the reference grid (--resample moves predictions only)"
 
 
