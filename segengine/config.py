@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agreement.errors import InputError
+from segengine.registry import check_compat
 
 
 class ConfigError(ValueError):
@@ -127,6 +128,8 @@ class TrainConfig:
         # JSON-shaped (tuples as lists) so that a config read back from config.json is equal.
         object.__setattr__(self, "network_kwargs", _plain(dict(self.network_kwargs or {})))
         object.__setattr__(self, "loss_kwargs", _plain(dict(self.loss_kwargs or {})))
+        if self.compat == "paper":  # the spelling of earlier releases: FutureWarning, None
+            object.__setattr__(self, "compat", check_compat(self.compat))
         for name in ("n_folds", "epochs", "val_interval", "batch_size", "num_samples"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(name, getattr(self, name), "must be >= 1")

@@ -4,7 +4,7 @@ Every loss takes logits ``(B, C, *spatial)`` and a target that is either a label
 ``(B, 1, *spatial)`` or one-hot ``(B, C, *spatial)``; 2D and 3D patches both work.
 
 ==============  ==========================================================================
-name            loss (``compat="paper"``, the default)
+name            loss (``compat=None``, the default: the papers)
 ==============  ==========================================================================
 ``dice``        ``DiceLoss(softmax=True)``
 ``dice_ce``     ``DiceCELoss(softmax=True)`` (cross-entropy on the logits, both weights 1)
@@ -47,9 +47,9 @@ from monai.losses import (
 )
 from torch import Tensor, nn
 
-from segengine.registry import lookup
+from segengine.registry import check_compat, lookup
 
-Compat = Literal["paper", "reference"]
+Compat = Literal["reference"] | None
 
 __all__ = [
     "LOSSES",
@@ -122,7 +122,7 @@ def _n_bins(bin_width: float) -> int:
 
 
 @torch.no_grad()
-def l1_weights(delta: Tensor, bin_width: float, *, compat: Compat = "paper") -> Tensor:
+def l1_weights(delta: Tensor, bin_width: float, *, compat: Compat = None) -> Tensor:
     """Voxel weights N / D(bin) of L1DFL from the L1 norms ``delta = |p - g|`` in [0, 1].
 
     One histogram is taken over all elements of ``delta``. The bins are centred on
@@ -137,7 +137,7 @@ def l1_weights(delta: Tensor, bin_width: float, *, compat: Compat = "paper") -> 
         L1 norms, any shape, values in [0, 1].
     bin_width : float
         κ; ``1 / bin_width`` must be an integer.
-    compat : {"paper", "reference"}
+    compat : {None, "reference"}
         ``"reference"`` assigns bins with ``torch.bucketize`` on the left edges, as the
         published code does (the same bins up to rounding at the edges).
 
@@ -195,9 +195,9 @@ class L1DiceFocalLoss(nn.Module):
         Weights of the two terms.
     smooth_nr, smooth_dr : float or None
         Constants added to the Dice numerator and denominator. ``None`` takes the mode's
-        values: 0 and 1e-5 for ``"paper"`` (eq. 14 adds ε to the denominator only),
+        values: 0 and 1e-5 for ``None`` (eq. 14 adds ε to the denominator only),
         1e-8 and 1e-8 for ``"reference"`` (the published code).
-    compat : {"paper", "reference"}
+    compat : {None, "reference"}
         ``"reference"`` reproduces the published code (pca_segment ``L1DFL``, versions with
         ``bucketize``): its smoothing constants and its bucketize bin assignment. Pass
         ``bin_width=0.05`` as well to reproduce its default bin width.
@@ -221,11 +221,10 @@ class L1DiceFocalLoss(nn.Module):
         lambda_focal: float = 1.0,
         smooth_nr: float | None = None,
         smooth_dr: float | None = None,
-        compat: Compat = "paper",
+        compat: Compat = None,
     ) -> None:
         super().__init__()
-        if compat not in ("paper", "reference"):
-            raise ValueError(f"compat must be 'paper' or 'reference', got {compat!r}")
+        compat = check_compat(compat)
         _n_bins(bin_width)
         if gamma < 0:
             raise ValueError(f"gamma must be >= 0, got {gamma}")
@@ -233,7 +232,7 @@ class L1DiceFocalLoss(nn.Module):
             raise ValueError(
                 f"lambda_dice and lambda_focal must be >= 0, got {lambda_dice}, {lambda_focal}"
             )
-        default_nr, default_dr = (0.0, 1e-5) if compat == "paper" else (1e-8, 1e-8)
+        default_nr, default_dr = (0.0, 1e-5) if compat is None else (1e-8, 1e-8)
         self.bin_width = float(bin_width)
         self.gamma = float(gamma)
         self.lambda_dice = float(lambda_dice)
@@ -364,15 +363,15 @@ class SumOfLosses(nn.Module):
         return total
 
 
-def _dice(*, compat: Compat = "paper", **kw: Any) -> nn.Module:
+def _dice(*, compat: Compat = None, **kw: Any) -> nn.Module:
     return OneHotTarget(DiceLoss(**{"softmax": True, **kw}))
 
 
-def _dice_ce(*, compat: Compat = "paper", **kw: Any) -> nn.Module:
+def _dice_ce(*, compat: Compat = None, **kw: Any) -> nn.Module:
     return OneHotTarget(DiceCELoss(**{"softmax": True, **kw}))
 
 
-def _dice_focal(*, compat: Compat = "paper", **kw: Any) -> nn.Module:
+def _dice_focal(*, compat: Compat = None, **kw: Any) -> nn.Module:
     if compat == "reference":
         return OneHotTarget(DiceFocalLoss(**{"softmax": True, **kw}))
     gamma = kw.pop("gamma", 2.0)
@@ -385,11 +384,11 @@ def _dice_focal(*, compat: Compat = "paper", **kw: Any) -> nn.Module:
     return OneHotTarget(SumOfLosses(_Scaled(dice, lambda_dice), _Scaled(focal, lambda_focal)))
 
 
-def _gdfl(*, compat: Compat = "paper", **kw: Any) -> nn.Module:
+def _gdfl(*, compat: Compat = None, **kw: Any) -> nn.Module:
     return OneHotTarget(GeneralizedDiceFocalLoss(**{"softmax": True, "weight": [1.0, 100.0], **kw}))
 
 
-def _l1dfl(*, compat: Compat = "paper", **kw: Any) -> nn.Module:
+def _l1dfl(*, compat: Compat = None, **kw: Any) -> nn.Module:
     return L1DiceFocalLoss(compat=compat, **kw)
 
 
@@ -415,14 +414,14 @@ LOSSES: dict[str, Callable[..., nn.Module]] = {
 """Loss name -> builder taking ``compat`` and the loss's keyword arguments."""
 
 
-def build_loss(name: str, *, compat: Compat = "paper", **kwargs: Any) -> nn.Module:
+def build_loss(name: str, *, compat: Compat = None, **kwargs: Any) -> nn.Module:
     """Build a loss by name with the papers' settings.
 
     Parameters
     ----------
     name : str
         One of ``dice``, ``dice_ce``, ``dice_focal``, ``gdfl``, ``l1dfl``.
-    compat : {"paper", "reference"}
+    compat : {None, "reference"}
         ``"reference"`` reproduces the published code where it differs from the papers
         (``dice_focal``: MONAI's sigmoid focal term; ``l1dfl``: see :class:`L1DiceFocalLoss`).
     **kwargs
@@ -447,8 +446,7 @@ def build_loss(name: str, *, compat: Compat = "paper", **kwargs: Any) -> nn.Modu
     ...
     ValueError: unknown loss 'dice_cf'; did you mean 'dice_ce', 'dice', 'dice_focal'? Known: dice, dice_ce, dice_focal, gdfl, l1dfl
     """
-    if compat not in ("paper", "reference"):
-        raise ValueError(f"compat must be 'paper' or 'reference', got {compat!r}")
+    compat = check_compat(compat)
     if "to_onehot_y" in kwargs:
         raise ValueError("to_onehot_y is set by build_loss: targets may be labels or one-hot")
     return lookup(name, LOSSES, kind="loss")(compat=compat, **kwargs)

@@ -57,3 +57,29 @@ def lookup(name: str, table: Mapping[str, T], kind: str) -> T:
     close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else "."
     raise ValueError(f"unknown {kind} {name!r}{hint} Known: {', '.join(known)}")
+
+
+def check_compat(compat: str | None) -> str | None:
+    """``None`` (the papers) or ``"reference"`` (the published code), as everywhere else.
+
+    ``"paper"``, the spelling of earlier releases for the papers' behaviour, still means
+    ``None`` for one release with a FutureWarning.
+
+    Examples
+    --------
+    >>> check_compat("reference"), check_compat(None)
+    ('reference', None)
+    """
+    if compat == "paper":
+        import warnings
+
+        warnings.warn(
+            "compat='paper' is deprecated and means compat=None (the papers' behaviour, "
+            "the default)",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return None
+    if compat not in (None, "reference"):
+        raise ValueError(f"compat must be None or 'reference', got {compat!r}")
+    return compat

@@ -406,7 +406,7 @@ def data_config(config: TrainConfig, **changes: Any) -> Any:
         pos=config.pos,
         neg=config.neg,
         num_samples=config.num_samples,
-        compat=config.compat or "paper",
+        compat=config.compat,
         **changes,
     )
 
@@ -552,7 +552,7 @@ def train(
         if dist.world > 1 and dev.type == "cuda":
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         model.to(dev)
-        loss_fn = build_loss(config.loss, compat=config.compat or "paper", **config.loss_kwargs)
+        loss_fn = build_loss(config.loss, compat=config.compat, **config.loss_kwargs)
         opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs, eta_min=0.0)
         amp_dtype = autocast_dtype(dev, amp=config.amp)

@@ -57,6 +57,8 @@ from monai.transforms import (
     SpatialPadd,
 )
 
+from segengine.registry import check_compat
+
 __all__ = [
     "DataConfig",
     "infer_transforms",
@@ -97,8 +99,9 @@ class DataConfig:
     precompute_indices : bool
         Compute the lesion/background voxel indices for patch sampling once (cached, int32,
         4 bytes per body voxel) instead of for every patch.
-    compat : {"paper", "reference"}
-        ``"reference"``: the published code's choices (module docstring).
+    compat : {None, "reference"}
+        ``"reference"``: the published code's choices (module docstring); ``None``: the
+        papers' (``"paper"`` is accepted with a FutureWarning and means ``None``).
 
     Examples
     --------
@@ -120,11 +123,10 @@ class DataConfig:
     rotate: float = math.pi / 15
     scale: float = 0.1
     precompute_indices: bool = True
-    compat: Literal["paper", "reference"] = "paper"
+    compat: Literal["reference"] | None = None
 
     def __post_init__(self) -> None:
-        if self.compat not in ("paper", "reference"):
-            raise ValueError(f"compat must be 'paper' or 'reference', got {self.compat!r}")
+        object.__setattr__(self, "compat", check_compat(self.compat))
         if len(self.spacing) != 3 or min(self.spacing) <= 0:
             raise ValueError(f"spacing must be 3 positive numbers, got {self.spacing!r}")
         if len(self.patch_size) != 3 or min(self.patch_size) < 1:

@@ -148,12 +148,12 @@ def test_l1dfl_shape_errors_quote_both_shapes():
 def _monai_cases():
     # MONAI classes configured by hand as in seed_code.md §4.1 and §4.3
     return [
-        ("dice", "paper", DiceLoss(to_onehot_y=True, softmax=True)),
-        ("dice_ce", "paper", DiceCELoss(to_onehot_y=True, softmax=True)),
+        ("dice", None, DiceLoss(to_onehot_y=True, softmax=True)),
+        ("dice_ce", None, DiceCELoss(to_onehot_y=True, softmax=True)),
         ("dice_focal", "reference", DiceFocalLoss(to_onehot_y=True, softmax=True)),
         (
             "gdfl",
-            "paper",
+            None,
             GeneralizedDiceFocalLoss(to_onehot_y=True, softmax=True, weight=[1.0, 100.0]),
         ),
     ]
@@ -178,6 +178,19 @@ def test_dice_focal_paper_is_dice_plus_softmax_focal():
     torch.testing.assert_close(got, dice(logits, labels) + focal(logits, labels))
     sigmoid = build_loss("dice_focal", compat="reference")(logits, labels)
     assert not torch.isclose(got, sigmoid)
+
+
+@pytest.mark.parametrize("name", ["dice_focal", "l1dfl"])
+def test_compat_paper_is_none_with_a_future_warning(name):
+    # compat="paper" was segengine's spelling of the papers' behaviour; it now means None
+    logits, labels = _batch(seed=9)
+    with pytest.warns(FutureWarning, match="compat='paper' is deprecated"):
+        old = build_loss(name, compat="paper")
+    torch.testing.assert_close(old(logits, labels), build_loss(name)(logits, labels))
+    with pytest.warns(FutureWarning):
+        assert L1DiceFocalLoss(compat="paper").compat is None
+    with pytest.raises(ValueError, match="compat must be None or 'reference'"):
+        build_loss(name, compat="code")
 
 
 def test_build_loss_passes_keywords():

@@ -241,6 +241,12 @@ def test_uncached_dataset_runs_every_time(data_dir):
 def test_bad_arguments():
     with pytest.raises(ValueError, match="compat"):
         DataConfig(compat="code")
+    with pytest.warns(FutureWarning, match="compat='paper'"):
+        assert DataConfig(compat="paper") == DataConfig()
+    from segengine.config import TrainConfig
+
+    with pytest.warns(FutureWarning, match="compat='paper'"):
+        assert TrainConfig(compat="paper") == TrainConfig()
     with pytest.raises(ValueError, match="cache_dir"):
         make_dataset([], val_transforms(), cache="disk")
     with pytest.raises(ValueError, match="cache must be"):
