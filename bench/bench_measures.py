@@ -163,9 +163,10 @@ def research_bundle(ref, pred, pet):
 def fast_bundle(ref, pred, pet):
     g = analyse(ref.view(bool), pet, SPACING, 18)
     p = analyse(pred.view(bool), pet, SPACING, 18)
-    inter = intersections(g, p)
-    det = detect_labelled(g, p, compat="reference", inter=inter)
-    return measures_of(g), measures_of(p), overlap_of(g, p, inter), (det.tp, det.fp, det.fn)
+    inter = intersections(predicted=p, reference=g)
+    det = detect_labelled(predicted=p, reference=g, compat="reference", inter=inter)
+    ov = overlap_of(predicted=p, reference=g, inter=inter)
+    return measures_of(g), measures_of(p), ov, (det.tp, det.fp, det.fn)
 
 
 def timed(fn, *args, reps=3):

@@ -336,7 +336,8 @@ def case_scores(
     from agreement.measures.overlap import overlap
 
     spacing = (spacing,) * 3 if np.isscalar(spacing) else tuple(spacing)
-    out = overlap(reference.astype(bool), prediction.astype(bool), spacing)
+    out = overlap(predicted=prediction.astype(bool), reference=reference.astype(bool),
+                  spacing=spacing)  # fmt: skip
     dice = out["dsc"] if math.isfinite(out["dsc"]) else 1.0  # both empty
     return {"dice": float(dice), "fpv": float(out["fpv"]), "fnv": float(out["fnv"])}
 

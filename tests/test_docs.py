@@ -50,6 +50,7 @@ def test_reliability_catalogue_is_current():
         "cli",
         "reliability",
         "dicom",
+        "changes",
     ],
 )
 def test_readme_links_resolve(name):

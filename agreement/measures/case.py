@@ -89,10 +89,10 @@ def _one_method(
     opts: MeasureOptions,
 ) -> tuple[list[dict], dict, pd.DataFrame]:
     pred_measures = measures_of(pred)
-    inter = intersections(ref, pred)
-    ov = overlap_of(ref, pred, inter)
+    inter = intersections(predicted=pred, reference=ref)
+    ov = overlap_of(predicted=pred, reference=ref, inter=inter)
     det = detect_labelled(
-        ref, pred, criterion=opts.criterion, iou_threshold=opts.iou_threshold,
+        predicted=pred, reference=ref, criterion=opts.criterion, iou_threshold=opts.iou_threshold,
         compat=opts.compat, inter=inter,
     )  # fmt: skip
     rows = [

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from agreement.measures._keywords import masks_by_keyword
 from agreement.measures.lesions import LabelledMask, analyse, as_mask, check_pair
 from agreement.measures.options import check_detection_args
 from agreement.measures.overlap import intersections
@@ -89,9 +90,9 @@ def f1_score(tp: int, fp: int, fn: int) -> float:
 
 
 def detect_labelled(
-    reference: LabelledMask,
-    predicted: LabelledMask,
     *,
+    predicted: LabelledMask,
+    reference: LabelledMask,
     criterion: str = "suvmax",
     iou_threshold: float = 0.5,
     compat: str | None = None,
@@ -100,7 +101,7 @@ def detect_labelled(
     """Detection from two labelled masks (see :func:`detect`)."""
     check_detection_args(criterion, iou_threshold, compat)
     if inter is None:
-        inter = intersections(reference, predicted)
+        inter = intersections(predicted=predicted, reference=reference)
     n_ref, n_pred = reference.n, predicted.n
     ref_match = np.zeros(n_ref, dtype=np.int64)  # matched predicted label, 0 none
     pred_match = np.zeros(n_pred, dtype=np.int64)  # matched reference label, 0 none
@@ -111,7 +112,7 @@ def detect_labelled(
         iou = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
 
     if compat == "reference":
-        _reference_rules(reference, predicted, inter, iou, criterion, iou_threshold,
+        _reference_rules(predicted, reference, inter, iou, criterion, iou_threshold,
                          ref_match, pred_match, ref_tp, pred_tp)  # fmt: skip
         if criterion == "overlap":  # criterion 1 counts TP on the predicted side
             tp, fp = int(pred_tp.sum()), int((~pred_tp).sum())
@@ -148,9 +149,9 @@ def detect_labelled(
     else:  # paper 001 §2.7.2: lesion DSC pairs by voxel overlap, whatever the detection rule
         dsc_ref_match, dsc_pred_match = _largest_overlap(inter)
         missed = 0.0
-    ref_dsc = _pair_dsc(reference, predicted, inter, dsc_ref_match, np.arange(n_ref), True, missed)
+    ref_dsc = _pair_dsc(predicted, reference, inter, dsc_ref_match, np.arange(n_ref), True, missed)
     pred_dsc = _pair_dsc(
-        reference, predicted, inter, dsc_pred_match, np.arange(n_pred), False, missed
+        predicted, reference, inter, dsc_pred_match, np.arange(n_pred), False, missed
     )
     matches = pd.DataFrame(
         {
@@ -181,8 +182,8 @@ def _largest_overlap(inter: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _pair_dsc(
-    reference: LabelledMask,
     predicted: LabelledMask,
+    reference: LabelledMask,
     inter: np.ndarray,
     match: np.ndarray,
     rows: np.ndarray,
@@ -201,8 +202,8 @@ def _pair_dsc(
 
 
 def _reference_rules(
-    reference: LabelledMask,
     predicted: LabelledMask,
+    reference: LabelledMask,
     inter: np.ndarray,
     iou: np.ndarray,
     criterion: str,
@@ -253,11 +254,12 @@ def _fortran_first(lm: LabelledMask) -> np.ndarray:
     return first
 
 
+@masks_by_keyword
 def detect(
-    reference_mask: ArrayLike,
-    predicted_mask: ArrayLike,
-    pet: ArrayLike,
     *,
+    predicted: ArrayLike,
+    reference: ArrayLike,
+    pet: ArrayLike,
     criterion: Literal["suvmax", "overlap", "iou"] = "suvmax",
     iou_threshold: float = 0.5,
     connectivity: int = 18,
@@ -265,9 +267,14 @@ def detect(
 ) -> DetectionResult:
     """Match predicted to reference lesions and count TP, FP, FN.
 
+    Every argument is passed by keyword (the masks' order changed from ``(reference,
+    predicted)`` to ``(predicted, reference)``; a positional call raises a TypeError and
+    ``reference_mask=``/``predicted_mask=`` still work with a DeprecationWarning for one
+    release: ``docs/changes.md``).
+
     Parameters
     ----------
-    reference_mask, predicted_mask : array_like of bool or 0/1, 3-D, same shape
+    predicted, reference : array_like of bool or 0/1, 3-D, same shape
     pet : array_like, same shape
         SUV, used to find each reference lesion's SUVmax voxel.
     criterion : {"suvmax", "overlap", "iou"}
@@ -290,20 +297,21 @@ def detect(
     >>> g = np.zeros((3, 3, 7), bool); g[1, 1, 0:3] = g[1, 1, 4:7] = True
     >>> p = np.zeros((3, 3, 7), bool); p[1, 1, :] = True
     >>> pet = np.ones((3, 3, 7))
-    >>> detect(g, p, pet)
+    >>> detect(predicted=p, reference=g, pet=pet)
     Detection(suvmax): TP=2 FP=0 FN=0 F1=1.000
-    >>> detect(g, p, pet, compat="reference")
+    >>> detect(predicted=p, reference=g, pet=pet, compat="reference")
     Detection(suvmax, compat=reference): TP=1 FP=0 FN=1 F1=0.667
     """
-    g = as_mask(reference_mask, "reference_mask")
-    p = as_mask(predicted_mask, "predicted_mask")
+    g = as_mask(reference, "reference")
+    p = as_mask(predicted, "predicted")
     pet = np.asarray(pet)
-    check_pair(g, p, "reference_mask", "predicted_mask")
-    check_pair(g, pet, "reference_mask", "pet")
+    check_pair(p, g, "predicted", "reference")
+    check_pair(g, pet, "reference", "pet")
     check_detection_args(criterion, iou_threshold, compat)
     spacing = (1.0, 1.0, 1.0)  # detection works in voxel index space
     ref = analyse(g, pet, spacing, connectivity)
     pred = analyse(p, None, spacing, connectivity)
     return detect_labelled(
-        ref, pred, criterion=criterion, iou_threshold=iou_threshold, compat=compat
-    )
+        predicted=pred, reference=ref, criterion=criterion, iou_threshold=iou_threshold,
+        compat=compat,
+    )  # fmt: skip

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from agreement.measures._keywords import masks_by_keyword
 from agreement.measures.lesions import LabelledMask, analyse, as_mask, check_pair
 
 
-def intersections(reference: LabelledMask, predicted: LabelledMask) -> np.ndarray:
+def intersections(*, predicted: LabelledMask, reference: LabelledMask) -> np.ndarray:
     """Shared voxels of every (predicted lesion, reference lesion) pair.
 
     Returns
@@ -28,11 +29,11 @@ def intersections(reference: LabelledMask, predicted: LabelledMask) -> np.ndarra
 
 
 def overlap_of(
-    reference: LabelledMask, predicted: LabelledMask, inter: np.ndarray | None = None
+    *, predicted: LabelledMask, reference: LabelledMask, inter: np.ndarray | None = None
 ) -> dict[str, float]:
     """DSC, FPV and FNV from two labelled masks (see :func:`overlap`)."""
     if inter is None:
-        inter = intersections(reference, predicted)
+        inter = intersections(predicted=predicted, reference=reference)
     g = int(reference.voxels.sum())
     p = int(predicted.voxels.sum())
     shared = int(inter.sum())
@@ -43,18 +44,24 @@ def overlap_of(
     return {"dsc": dsc, "fpv": fp_voxels * voxel_ml, "fnv": fn_voxels * voxel_ml}
 
 
+@masks_by_keyword
 def overlap(
-    reference_mask: ArrayLike,
-    predicted_mask: ArrayLike,
-    spacing: Sequence[float],
     *,
+    predicted: ArrayLike,
+    reference: ArrayLike,
+    spacing: Sequence[float],
     connectivity: int = 18,
 ) -> dict[str, float]:
     """Dice similarity coefficient, false-positive and false-negative volume.
 
+    Every argument is passed by keyword (the masks' order changed from ``(reference,
+    predicted)`` to ``(predicted, reference)``; a positional call raises a TypeError and
+    ``reference_mask=``/``predicted_mask=`` still work with a DeprecationWarning for one
+    release: ``docs/changes.md``).
+
     Parameters
     ----------
-    reference_mask, predicted_mask : array_like of bool or 0/1, 3-D, same shape
+    predicted, reference : array_like of bool or 0/1, 3-D, same shape
     spacing : sequence of float
         Voxel size in mm.
     connectivity : {6, 18, 26}
@@ -71,12 +78,12 @@ def overlap(
     --------
     >>> g = np.zeros((6, 6, 6), bool); g[0, 0, :2] = True
     >>> p = np.zeros((6, 6, 6), bool); p[0, 0, 1:3] = True; p[5, 5, 5] = True
-    >>> overlap(g, p, (10.0, 10.0, 10.0))
+    >>> overlap(predicted=p, reference=g, spacing=(10.0, 10.0, 10.0))
     {'dsc': 0.4, 'fpv': 1.0, 'fnv': 0.0}
     """
-    g = as_mask(reference_mask, "reference_mask")
-    p = as_mask(predicted_mask, "predicted_mask")
-    check_pair(g, p, "reference_mask", "predicted_mask")
+    g = as_mask(reference, "reference")
+    p = as_mask(predicted, "predicted")
+    check_pair(p, g, "predicted", "reference")
     ref = analyse(g, None, spacing, connectivity)
     pred = analyse(p, None, spacing, connectivity)
-    return overlap_of(ref, pred)
+    return overlap_of(predicted=pred, reference=ref)

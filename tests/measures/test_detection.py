@@ -18,7 +18,7 @@ def test_overlap_matches_autopet_definitions(seed, brute):
     # re-typed in conftest.bf_overlap with one np.isin-style mask per component.
     rng = np.random.default_rng(seed)
     ref, pred, _, spacing = brute.random_case(rng)
-    got = overlap(ref, pred, spacing)
+    got = overlap(predicted=pred, reference=ref, spacing=spacing)
     expected = brute.overlap(ref, pred, spacing)
     assert_allclose([got["fpv"], got["fnv"]], [expected["fpv"], expected["fnv"]], rtol=1e-12)
     if math.isnan(expected["dsc"]):
@@ -34,7 +34,7 @@ def test_compat_reference_equals_published_code(seed, brute):
     ref, pred, pet, _ = brute.random_case(rng)
     for criterion, name in [("suvmax", "criterion3"), ("overlap", "criterion1"),
                             ("iou", "criterion2")]:  # fmt: skip
-        res = detect(ref, pred, pet, criterion=criterion, compat="reference")
+        res = detect(predicted=pred, reference=ref, pet=pet, criterion=criterion, compat="reference")
         assert (res.tp, res.fp, res.fn) == brute.published_detection(ref, pred, pet, name), (
             criterion
         )
@@ -57,7 +57,7 @@ def _suvmax_oracle(ref, pred, pet, brute):
 def test_suvmax_rule_matches_definition(seed, brute):
     rng = np.random.default_rng(2000 + seed)
     ref, pred, pet, _ = brute.random_case(rng)
-    res = detect(ref, pred, pet)
+    res = detect(predicted=pred, reference=ref, pet=pet)
     assert (res.tp, res.fp, res.fn) == _suvmax_oracle(ref, pred, pet, brute)
     assert res.tp + res.fn == brute.label(ref)[1]
     ref_rows = res.matches[res.matches.side == "reference"]
@@ -90,7 +90,7 @@ def test_lesion_dsc_pairs_by_overlap_even_when_the_suvmax_voxel_is_missed():
     pred[1, 1, 1:4] = True
     pet = np.ones(ref.shape)
     pet[1, 1, 0] = 9.0
-    res = detect(ref, pred, pet)
+    res = detect(predicted=pred, reference=ref, pet=pet)
     assert (res.tp, res.fp, res.fn) == (0, 1, 1)
     row = res.matches[res.matches.side == "reference"].iloc[0]
     assert row.status == "fn"
@@ -109,12 +109,12 @@ def _two_lesions_one_blob():
 
 def test_one_blob_over_two_lesions_both_semantics():
     ref, pred, pet = _two_lesions_one_blob()
-    fixed = detect(ref, pred, pet)
+    fixed = detect(predicted=pred, reference=ref, pet=pet)
     assert (fixed.tp, fixed.fp, fixed.fn) == (2, 0, 0)
     assert fixed.matches.status.tolist() == ["tp", "tp", "tp"]
     # Published code: the blob is credited only with its max-IoU lesion (the larger one,
     # IoU 4/9 vs 3/9); the other lesion is FN although its SUVmax voxel is inside.
-    compat = detect(ref, pred, pet, compat="reference")
+    compat = detect(predicted=pred, reference=ref, pet=pet, compat="reference")
     assert (compat.tp, compat.fp, compat.fn) == (1, 0, 1)
     rows = compat.matches.set_index(["side", "lesion_id"])
     assert rows.loc[("reference", 2), "status"] == "tp"
@@ -131,11 +131,11 @@ def test_overlap_without_suvmax_voxel_double_penalty_in_compat():
     pet[1, 1, 0] = 9  # SUVmax voxel at the end the prediction misses
     pred = np.zeros_like(ref)
     pred[1, 1, 2:6] = True
-    compat = detect(ref, pred, pet, compat="reference")
+    compat = detect(predicted=pred, reference=ref, pet=pet, compat="reference")
     assert (compat.tp, compat.fp, compat.fn) == (0, 1, 1)
-    fixed = detect(ref, pred, pet)
+    fixed = detect(predicted=pred, reference=ref, pet=pet)
     assert (fixed.tp, fixed.fp, fixed.fn) == (0, 1, 1)
-    by_overlap = detect(ref, pred, pet, criterion="overlap")
+    by_overlap = detect(predicted=pred, reference=ref, pet=pet, criterion="overlap")
     assert (by_overlap.tp, by_overlap.fp, by_overlap.fn) == (1, 0, 0)
 
 
@@ -146,20 +146,20 @@ def test_iou_criterion_one_to_one():
     pred = np.zeros_like(ref)
     pred[1, 1, 0:3] = True  # IoU 3/4
     pred[1, 1, 9:10] = True  # IoU 1/4
-    res = detect(ref, pred, np.ones(ref.shape), criterion="iou", iou_threshold=0.5)
+    res = detect(predicted=pred, reference=ref, pet=np.ones(ref.shape), criterion="iou", iou_threshold=0.5)
     assert (res.tp, res.fp, res.fn) == (1, 1, 1)
 
 
 def test_empty_masks():
     z = np.zeros((4, 4, 4), bool)
-    res = detect(z, z, np.ones(z.shape))
+    res = detect(predicted=z, reference=z, pet=np.ones(z.shape))
     assert (res.tp, res.fp, res.fn) == (0, 0, 0) and math.isnan(res.f1)
-    ov = overlap(z, z, (1, 1, 1))
+    ov = overlap(predicted=z, reference=z, spacing=(1, 1, 1))
     assert math.isnan(ov["dsc"]) and ov["fpv"] == 0 and ov["fnv"] == 0
     p = z.copy()
     p[1, 1, 1] = True
-    assert overlap(z, p, (2, 2, 2)) == {"dsc": 0.0, "fpv": 0.008, "fnv": 0.0}
-    res = detect(z, p, np.ones(z.shape))
+    assert overlap(predicted=p, reference=z, spacing=(2, 2, 2)) == {"dsc": 0.0, "fpv": 0.008, "fnv": 0.0}
+    res = detect(predicted=p, reference=z, pet=np.ones(z.shape))
     assert (res.tp, res.fp, res.fn, res.f1) == (0, 1, 0, 0.0)
 
 
@@ -172,13 +172,13 @@ def test_f1_definition():
 def test_bad_arguments():
     z = np.zeros((2, 2, 2), bool)
     with pytest.raises(ValueError, match="criterion"):
-        detect(z, z, z, criterion="dice")
+        detect(predicted=z, reference=z, pet=z, criterion="dice")
     with pytest.raises(ValueError, match="iou_threshold"):
-        detect(z, z, z, criterion="iou", iou_threshold=0)
+        detect(predicted=z, reference=z, pet=z, criterion="iou", iou_threshold=0)
     with pytest.raises(ValueError, match="compat"):
-        detect(z, z, z, compat="papers")
+        detect(predicted=z, reference=z, pet=z, compat="papers")
     with pytest.raises(ValueError, match="same shape"):
-        detect(z, z, np.zeros((2, 2, 3)))
+        detect(predicted=z, reference=z, pet=np.zeros((2, 2, 3)))
 
 
 def test_compat_iou_tie_broken_in_published_label_order(brute):
@@ -194,10 +194,37 @@ def test_compat_iou_tie_broken_in_published_label_order(brute):
     pred[0:7, 6, 6] = True
     pred[6, 0:7, 6] = True
     pred[6, 0, 0:7] = True
-    compat = detect(ref, pred, pet, compat="reference")
+    compat = detect(predicted=pred, reference=ref, pet=pet, compat="reference")
     assert (compat.tp, compat.fp, compat.fn) == (0, 1, 2)
     assert (compat.tp, compat.fp, compat.fn) == brute.published_detection(
         ref, pred, pet, "criterion3"
     )
-    fixed = detect(ref, pred, pet)
+    fixed = detect(predicted=pred, reference=ref, pet=pet)
     assert (fixed.tp, fixed.fp, fixed.fn) == (1, 0, 1)
+
+
+def test_masks_by_keyword_only_and_old_names_warn():
+    # The masks' order changed from (reference, predicted) to (predicted, reference): a
+    # positional call cannot be told apart, so it is refused; the old keywords still work.
+    ref = np.zeros((4, 4, 4), bool)
+    ref[0, 0, :2] = True
+    pred = np.zeros((4, 4, 4), bool)
+    pred[0, 0, 1:3] = True
+    pred[3, 3, 3] = True
+    pet = np.ones(ref.shape)
+    pet[0, 0, 1] = 5.0  # the reference lesion's SUVmax voxel lies in the prediction
+    with pytest.raises(TypeError, match=r"by keyword.*\(predicted, reference\)"):
+        overlap(ref, pred, (2, 2, 2))
+    with pytest.raises(TypeError, match="by keyword"):
+        detect(ref, pred, pet)
+    new = overlap(predicted=pred, reference=ref, spacing=(2, 2, 2))
+    assert new["fpv"] == pytest.approx(0.008) and new["fnv"] == 0.0  # the lone voxel is an FP
+    with pytest.deprecated_call(match="reference_mask=...\\) is deprecated; pass reference="):
+        old = overlap(reference_mask=ref, predicted_mask=pred, spacing=(2, 2, 2))
+    assert old == new
+    with pytest.deprecated_call():
+        old_det = detect(reference_mask=ref, predicted_mask=pred, pet=pet)
+    new_det = detect(predicted=pred, reference=ref, pet=pet)
+    assert (old_det.tp, old_det.fp, old_det.fn) == (new_det.tp, new_det.fp, new_det.fn) == (1, 1, 0)
+    with pytest.raises(TypeError, match="both reference_mask= and reference="):
+        detect(reference_mask=ref, reference=ref, predicted=pred, pet=pet)
