@@ -106,3 +106,23 @@ def test_degenerate_inputs():
 def test_invalid_arguments(kwargs):
     with pytest.raises(ValueError):
         coverage_probability(PRED, REF, **kwargs)
+
+
+# Newcombe RG (1998), Two-sided confidence intervals for the single proportion: comparison
+# of seven methods, Stat Med 17:857-872, Table I: method 3 (Wilson score, no continuity
+# correction) and method 5 ("exact", Clopper-Pearson), 95% limits to 4 decimals.
+NEWCOMBE_TABLE_I = [
+    ((81, 263), (0.2553, 0.3662), (0.2527, 0.3676)),
+    ((15, 148), (0.0624, 0.1605), (0.0578, 0.1617)),
+    ((0, 20), (0.0000, 0.1611), (0.0000, 0.1684)),
+    ((1, 29), (0.0061, 0.1718), (0.0009, 0.1776)),
+]
+
+
+@pytest.mark.parametrize(("counts", "wilson", "exact"), NEWCOMBE_TABLE_I)
+def test_binomial_intervals_match_newcombe_1998(counts, wilson, exact):
+    from agreement.stats.coverage import binomial_interval
+
+    k, n = counts
+    assert binomial_interval(k, n, 0.05, "wilson") == pytest.approx(wilson, abs=5e-5)
+    assert binomial_interval(k, n, 0.05, "clopper_pearson") == pytest.approx(exact, abs=5e-5)
