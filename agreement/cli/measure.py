@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from agreement.errors import InputError
-from agreement.measures.options import CONNECTIVITIES, CRITERIA, MISSING_POLICIES, MeasureOptions
+from agreement.measures.options import (
+    CONNECTIVITIES,
+    CRITERIA,
+    DEFAULT,
+    MISSING_POLICIES,
+    MeasureOptions,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,7 +31,7 @@ WORKERS_HELP = (
     "SLURM_CPUS_PER_TASK or the usable CPUs]."
 )
 
-_DEFAULT = MeasureOptions()  # the defaults the help shows; defined in MeasureOptions only
+_DEFAULT = DEFAULT  # the defaults the help shows: defined in MeasureOptions only
 # Folders are checked by the layout code, which raises a one-line InputError naming them
 # (click's own check prints a three-line usage error).
 _FOLDER = click.Path(path_type=Path)

@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike
 
 from agreement.measures._keywords import masks_by_keyword
 from agreement.measures.lesions import LabelledMask, analyse, as_mask, check_pair
-from agreement.measures.options import check_detection_args
+from agreement.measures.options import DEFAULT, check_detection_args
 from agreement.measures.overlap import intersections
 
 MATCH_COLUMNS = ["side", "lesion_id", "status", "matched_id", "lesion_dsc"]
@@ -93,8 +93,8 @@ def detect_labelled(
     *,
     predicted: LabelledMask,
     reference: LabelledMask,
-    criterion: str = "suvmax",
-    iou_threshold: float = 0.5,
+    criterion: str = DEFAULT.criterion,
+    iou_threshold: float = DEFAULT.iou_threshold,
     compat: str | None = None,
     inter: np.ndarray | None = None,
 ) -> DetectionResult:
@@ -260,9 +260,9 @@ def detect(
     predicted: ArrayLike,
     reference: ArrayLike,
     pet: ArrayLike,
-    criterion: Literal["suvmax", "overlap", "iou"] = "suvmax",
-    iou_threshold: float = 0.5,
-    connectivity: int = 18,
+    criterion: Literal["suvmax", "overlap", "iou"] = DEFAULT.criterion,
+    iou_threshold: float = DEFAULT.iou_threshold,
+    connectivity: int = DEFAULT.connectivity,
     compat: Literal["reference"] | None = None,
 ) -> DetectionResult:
     """Match predicted to reference lesions and count TP, FP, FN.

@@ -15,7 +15,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from agreement.measures.dmax import dmax_per_label
-from agreement.measures.options import CONNECTIVITIES
+from agreement.measures.options import CONNECTIVITIES, DEFAULT
 
 LESION_COLUMNS = ["lesion_id", "voxels", "volume", "suv_max", "suv_mean", "tla", "dmax"]
 
@@ -50,7 +50,7 @@ def check_spacing(spacing: Sequence[float]) -> tuple[float, float, float]:
     return sp  # type: ignore[return-value]
 
 
-def label(mask: ArrayLike, connectivity: int = 18) -> tuple[np.ndarray, int]:
+def label(mask: ArrayLike, connectivity: int = DEFAULT.connectivity) -> tuple[np.ndarray, int]:
     """Label the connected components of a 3-D mask with cc3d.
 
     Parameters
@@ -162,7 +162,7 @@ def foreground_points(mask: np.ndarray) -> np.ndarray:
 
 
 def analyse(
-    mask: np.ndarray, pet: np.ndarray | None, spacing: Sequence[float], connectivity: int = 18
+    mask: np.ndarray, pet: np.ndarray | None, spacing: Sequence[float], connectivity: int = DEFAULT.connectivity
 ) -> LabelledMask:
     """Label ``mask`` once (on its bounding box) and compute every per-lesion statistic.
 
@@ -235,7 +235,7 @@ def check_pair(mask: np.ndarray, other: np.ndarray, name: str, other_name: str) 
 
 
 def lesions(
-    mask: ArrayLike, pet: ArrayLike, spacing: Sequence[float], *, connectivity: int = 18
+    mask: ArrayLike, pet: ArrayLike, spacing: Sequence[float], *, connectivity: int = DEFAULT.connectivity
 ) -> pd.DataFrame:
     """Per-lesion measures of a mask: one row per connected component.
 

@@ -119,6 +119,10 @@ def check_detection_args(criterion: str, iou_threshold: float, compat: str | Non
         raise ValueError(f"compat must be None or 'reference', got {compat!r}")
 
 
+DEFAULT = MeasureOptions()
+"""The defaults, for the signatures of the array functions (``detect``, ``quantify``, ...)."""
+
+
 def with_legacy_keywords(
     options: MeasureOptions | None, legacy: Mapping[str, Any], function: str
 ) -> MeasureOptions:

@@ -9,6 +9,7 @@ from numpy.typing import ArrayLike
 
 from agreement.measures._keywords import masks_by_keyword
 from agreement.measures.lesions import LabelledMask, analyse, as_mask, check_pair
+from agreement.measures.options import DEFAULT
 
 
 def intersections(*, predicted: LabelledMask, reference: LabelledMask) -> np.ndarray:
@@ -50,7 +51,7 @@ def overlap(
     predicted: ArrayLike,
     reference: ArrayLike,
     spacing: Sequence[float],
-    connectivity: int = 18,
+    connectivity: int = DEFAULT.connectivity,
 ) -> dict[str, float]:
     """Dice similarity coefficient, false-positive and false-negative volume.
 

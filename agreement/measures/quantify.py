@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from agreement.measures.lesions import LabelledMask, analyse, as_mask, check_pair
+from agreement.measures.options import DEFAULT
 from agreement.tables import METRICS
 
 
@@ -27,7 +28,7 @@ def measures_of(lm: LabelledMask) -> dict[str, float]:
 
 
 def quantify(
-    mask: ArrayLike, pet: ArrayLike, spacing: Sequence[float], *, connectivity: int = 18
+    mask: ArrayLike, pet: ArrayLike, spacing: Sequence[float], *, connectivity: int = DEFAULT.connectivity
 ) -> dict[str, float]:
     """SUVmax, SUVmean, TLA, TMTV, lesion count and Dmax of a lesion mask.
 

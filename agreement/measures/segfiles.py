@@ -19,6 +19,7 @@ import numpy as np
 
 from agreement.errors import InputError
 from agreement.measures.io import Volume, _read_itk, image_suffix, load_volume
+from agreement.measures.options import DEFAULT
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 _DICOM_HINT = "pip install 'pet-agreement[dicom]'"
@@ -42,7 +43,7 @@ def dicom_modality(path: Path) -> str:
     return str(getattr(header, "Modality", "") or "unknown")
 
 
-def load_mask(path: Path, grid: Volume, *, roi: str = "lesion*") -> Volume:
+def load_mask(path: Path, grid: Volume, *, roi: str = DEFAULT.roi) -> Volume:
     """A mask file as a :class:`Volume`; an RTSTRUCT is rasterised onto ``grid``.
 
     Parameters
