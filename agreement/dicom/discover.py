@@ -68,6 +68,31 @@ def _text(value: object) -> str:
     return str(value).strip() if value is not None else ""
 
 
+# (0008,0060) Modality, (0020,000D) StudyInstanceUID, (0020,000E) SeriesInstanceUID
+MODALITY, STUDY_UID, SERIES_UID = 0x00080060, 0x0020000D, 0x0020000E
+
+
+def _raw_text(ds: Any, tag: int) -> str | None:
+    """A short text value straight from its bytes (pydicom's conversion costs more than the
+    parse of a whole header when done for every file); None when absent.
+
+    Examples
+    --------
+    >>> from pydicom import Dataset
+    >>> ds = Dataset()
+    >>> ds.Modality = "PT"
+    >>> _raw_text(ds, MODALITY), _raw_text(ds, STUDY_UID)
+    ('PT', None)
+    """
+    elem = ds.get_item(tag)
+    if elem is None:
+        return None
+    value = elem.value
+    if isinstance(value, bytes | bytearray):
+        return value.decode("ascii", "replace").strip(" \x00")
+    return _text(value)
+
+
 def _values(value: object) -> tuple[str, ...]:
     if value is None or value == "":
         return ()
@@ -107,22 +132,23 @@ def find_studies(root: str | os.PathLike[str]) -> tuple[list[Study], list[str]]:
     studies: dict[str, Study] = {}
     not_dicom: list[Path] = []
     other: Counter[str] = Counter()
+    folders: dict[str, set[Path]] = {}  # per study: the folders already within study.folder
     for path in files:
         try:
             ds = dicom.dcmread(path, defer_size=DEFER)
         except (dicom.errors.InvalidDicomError, OSError, EOFError, ValueError):
             not_dicom.append(path)
             continue
-        modality = _text(ds.get("Modality")).upper()
-        if modality not in MODALITIES or "StudyInstanceUID" not in ds:
+        modality = (_raw_text(ds, MODALITY) or "").upper()
+        study_uid = _raw_text(ds, STUDY_UID)
+        if modality not in MODALITIES or study_uid is None:
             other[modality or "no Modality"] += 1
             continue
-        study_uid = _text(ds.StudyInstanceUID)
         study = studies.get(study_uid)
         if study is None:
             study = studies[study_uid] = Study(study_uid, _text(ds.get("PatientID")),
                                                _text(ds.get("StudyDate")), path.parent)  # fmt: skip
-        series_uid = _text(ds.get("SeriesInstanceUID"))
+        series_uid = _raw_text(ds, SERIES_UID) or ""
         series = study.series.get(series_uid)
         if series is None:
             series = study.series[series_uid] = Series(
@@ -133,8 +159,11 @@ def find_studies(root: str | os.PathLike[str]) -> tuple[list[Study], list[str]]:
         series.files.append(path)
         if keep:
             series.headers.append(ds)
-        if study.folder not in path.parents:
-            study.folder = Path(os.path.commonpath([study.folder, path.parent]))
+        seen = folders.setdefault(study_uid, set())
+        if path.parent not in seen:
+            seen.add(path.parent)
+            if study.folder not in path.parents:
+                study.folder = Path(os.path.commonpath([study.folder, path.parent]))
     notes = []
     if not_dicom:
         notes.append(f"{len(not_dicom)} file(s) that are not DICOM, e.g. {not_dicom[0]}")
