@@ -12,7 +12,6 @@ import json
 import os
 import re
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,14 +183,12 @@ def _convert_study(
     suv = suv_factor(pet.headers, pet.files[0])
     np.multiply(pet.array, np.float32(suv.factor), out=pet.array)
     written: list[Path] = []
-    # NIfTI files are compressed on a second thread (zlib releases the GIL) while the CT is
-    # read and resampled; the study is complete only when every write has finished.
-    writer = ThreadPoolExecutor(max_workers=1)
-    pending = []
+    # each file is written as soon as it is complete; a second thread to compress while the CT
+    # is read gained nothing measurable (bench/bench_convert.py --variants, docs/benchmarks.md)
 
-    def save(array: np.ndarray, name: str) -> None:
-        written.append(name)
-        pending.append(writer.submit(_save, array, pet.affine, name))
+    def save(array: np.ndarray, path: Path) -> None:
+        written.append(path)
+        _save(array, pet.affine, path)
 
     try:
         images, labels = folder / "imagesTr", folder / "labelsTr"
@@ -217,12 +214,8 @@ def _convert_study(
                 filter(None, [row["label_note"], "no CT series: no _0000 image"])
             )
         row["pet_first_file"] = str(pet.files[0])
-        for future in pending:
-            future.result()  # raises what a write raised
-        writer.shutdown()
         return {**row, **suv.to_dict()}
     except BaseException:
-        writer.shutdown(wait=True)
         for path in written:
             path.unlink(missing_ok=True)
         raise
