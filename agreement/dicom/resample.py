@@ -57,6 +57,14 @@ def _blend(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return out
 
 
+def _lerp(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``a + (b - a) * weight``, written into ``b`` (float32 arrays the caller owns)."""
+    b -= a
+    b *= weight
+    b += a
+    return b
+
+
 def resample_slices(
     read: Callable[[int], np.ndarray], in_shape: Sequence[int], affine_lps: np.ndarray,
     shape: Sequence[int], target_lps: np.ndarray, *, fill: float,
@@ -111,9 +119,10 @@ def resample_slices(
     def plane(k: int) -> np.ndarray:
         """Source slice k reduced to the output's rows and columns, ``[row, column]``."""
         if k not in reduced:
-            stored = read(k).T  # [row, column]: a DICOM frame's own order, rows contiguous
-            rows = _blend(stored.take(y0, axis=0), stored.take(y1, axis=0), wy_col)
-            p = _blend(rows.take(x0, axis=1), rows.take(x1, axis=1), wx)
+            # [row, column] (a DICOM frame's own order, rows contiguous), as float32 once
+            stored = read(k).T.astype(np.float32)
+            rows = _lerp(stored.take(y0, axis=0), stored.take(y1, axis=0), wy_col)
+            p = _lerp(rows.take(x0, axis=1), rows.take(x1, axis=1), wx)
             if scales is not None and scales[k] != (1.0, 0.0):
                 p *= np.float32(scales[k][0])
                 p += np.float32(scales[k][1])
