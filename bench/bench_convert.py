@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -149,8 +150,21 @@ def stages(root, tmp):
     return out
 
 
-def parse_headers(root, threads):
+# what grouping and stacking read: the alternative of parsing only these tags
+GROUPING_TAGS = [
+    "Modality", "StudyInstanceUID", "PatientID", "StudyDate", "SeriesInstanceUID",
+    "SeriesDescription", "FrameOfReferenceUID", "ImageType", "CorrectedImage",
+    "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness", "Rows",
+    "Columns", "BitsAllocated", "BitsStored", "PixelRepresentation", "SamplesPerPixel",
+    "NumberOfFrames", "RescaleSlope", "RescaleIntercept", "AcquisitionDate", "AcquisitionTime",
+    "PixelData",
+]  # fmt: skip
+
+
+def parse_headers(root, threads, tags=None):
     files = sorted(root.rglob("*.dcm"))
+    if tags is not None:
+        return [pydicom.dcmread(p, defer_size=4096, specific_tags=tags) for p in files]
     if threads == 1:
         return [pydicom.dcmread(p, defer_size=4096) for p in files]
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
@@ -159,7 +173,34 @@ def parse_headers(root, threads):
 
 def variants(root, out, repeat):
     """(wall, CPU) medians of each alternative, interleaved with what convert_dicom does."""
+    import sys
+
     import agreement.dicom.convert as module
+    from agreement.dicom.discover import find_studies
+    from agreement.dicom.geometry import stack
+
+    study = find_studies(root)[0][0]
+    pet = stack(study.of("PT")[0].items())
+    ct = module._ct_on_pet(study.of("CT")[0].items(), pet)
+    folder = out.parent / "writes"
+    folder.mkdir(exist_ok=True)
+
+    def write(kind):
+        if kind == ".nii":
+            for name, array in (("pet", pet.array), ("ct", ct)):
+                nib.save(nib.Nifti1Image(array, pet.affine), folder / f"{name}.nii")
+            return
+        saved = sys.modules.get("isal")
+        if kind == "zlib":
+            sys.modules["isal"] = None  # import isal fails: the zlib fallback
+        try:
+            for name, array in (("pet", pet.array), ("ct", ct)):
+                module._save(array, pet.affine, folder / f"{name}.nii.gz")
+        finally:
+            if kind == "zlib":
+                sys.modules.pop("isal")
+                if saved is not None:
+                    sys.modules["isal"] = saved
 
     def convert_threaded():
         # the alternative: the PET and CT files compressed on a second thread while the CT is
@@ -188,6 +229,10 @@ def variants(root, out, repeat):
         "convert_dicom, NIfTI written on a second thread": convert_threaded,
         "parse every header, one thread": lambda: parse_headers(root, 1),
         "parse every header, 4 threads": lambda: parse_headers(root, 4),
+        "parse only the tags used (specific_tags)": lambda: parse_headers(root, 1, GROUPING_TAGS),
+        "write PET + CT .nii.gz with ISA-L (kept)": lambda: write("isal"),
+        "write PET + CT .nii.gz with zlib level 1": lambda: write("zlib"),
+        "write PET + CT uncompressed .nii": lambda: write(".nii"),
     }  # fmt: skip
     times = {name: [] for name in runs}
     for _ in range(repeat):
