@@ -106,3 +106,34 @@ def sitk_image(paths):
     reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(paths[0].parent)))
     reader.SetOutputPixelType(sitk.sitkFloat64)
     return reader.Execute()
+
+
+def test_frames_left_on_disk_are_read_from_the_file(tmp_path, synthetic_dicom):
+    # frames over discovery's 4 KiB defer size stay on disk and are read into a reused buffer
+    # (the path of every real CT): the same values as SimpleITK's reader, slice by slice
+    from agreement.dicom.discover import DEFER, find_studies
+    from agreement.dicom.geometry import Slices
+    from agreement.errors import InputError
+
+    s = synthetic_dicom
+    rng = np.random.default_rng(8)
+    stored = rng.integers(-1000, 3000, (40, 72, 5)).astype(np.int16)  # 5760 bytes per frame
+    assert stored[:, :, 0].nbytes > DEFER
+    study = s.new_study()
+    paths = s.image_series(tmp_path / "ct", "CT", stored, study=study, frame=s.generate_uid(),
+                           intercept=-1024, rng=rng)  # fmt: skip
+    series = find_studies(tmp_path)[0][0].of("CT")[0]
+    assert series.headers[0].get_item("PixelData", keep_deferred=True).value is None
+    expected, _ = sitk_volume(paths)
+    np.testing.assert_array_equal(stack(series.items()).array, expected)
+    slices = Slices(series.items())
+    first = slices.read(0).copy()
+    np.testing.assert_array_equal(slices.read(1), stored[:, :, 1].T)
+    np.testing.assert_array_equal(first, stored[:, :, 0].T)
+    # a frame cut short on disk: one line naming the file and the tag
+    k = next(i for i, (p, _) in enumerate(slices.items) if p == paths[0])
+    paths[0].write_bytes(paths[0].read_bytes()[:-100])
+    with pytest.raises(
+        InputError, match=r"cannot decode PixelData \(7FE0,0010\) \(100 bytes short"
+    ):
+        slices.read(k)
