@@ -99,6 +99,12 @@ def test_resampling_matches_simpleitk(tmp_path, synthetic_dicom, orientation):
     # on the oblique grid that moves sample points by ~1e-6 mm, values by < 0.01 HU
     np.testing.assert_allclose(ours, expected, atol=1e-2)
     assert (ours == -1024).any() and (ours > -1024).any()
+    # what agree convert writes: read slice by slice (axial) or stacked (oblique), int16 HU
+    from agreement.dicom.convert import _ct_on_pet
+
+    written = _ct_on_pet(read_series(ct), pet_vol)
+    assert written.dtype == np.int16
+    assert np.abs(written - expected).max() <= 0.5 + 1e-2
 
 
 def sitk_image(paths):
