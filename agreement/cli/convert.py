@@ -37,7 +37,7 @@ def convert(source: Path, output: Path, roi: str, strict: bool, overwrite: bool,
     """Convert DICOM studies (PET, optional CT, RTSTRUCT, SEG) into nnU-Net's raw layout.
 
     SOURCE is a folder of DICOM files in any arrangement; studies and series are found from
-    the headers. Per study: imagesTr/<case>_0000.nii.gz (CT in HU on the PET grid),
+    the headers. Per study: imagesTr/<case>_0000.nii.gz (CT in HU on the PET grid, int16),
     imagesTr/<case>_0001.nii.gz (PET as body-weight SUV), labelsTr/<case>.nii.gz (lesion mask
     on the PET grid); then dataset.json and conversion.csv (SUV factor and the DICOM tags used).
     <case> is the PatientID, with _<StudyDate> when a patient has several studies. A study
