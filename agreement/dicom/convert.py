@@ -1,8 +1,8 @@
 """``agree convert``: a tree of DICOM studies in, an nnU-Net raw dataset out.
 
 Per study: PET as body-weight SUV (``imagesTr/<case>_0001.nii.gz``, float32), CT in HU resampled
-onto the PET grid (``_0000``, linear, −1024 outside, int16), the lesion mask on the PET grid from the
-RTSTRUCT ROIs and/or DICOM SEG segments matching a name pattern (``labelsTr/<case>.nii.gz``),
+onto the PET grid (``_0000``, linear, −1024 outside, int16), the lesion mask on the PET grid from
+the RTSTRUCT ROIs and/or DICOM SEG segments matching a name pattern (``labelsTr/<case>.nii.gz``),
 then ``dataset.json`` and ``conversion.csv`` (the SUV factor and every DICOM value it used).
 """
 
