@@ -171,8 +171,7 @@ def dsc_tmtv_thresholds(
                 ax.set_ylim(0, 1.02)
                 if j == 0:
                     ax.set_ylabel(f"{name}, {scenario}\nmedian DSC")
-                if i == len(rows) - 1:
-                    ax.set_xlabel("Volume ≥ threshold (ml)")
+                ax.set_xlabel("Volume ≥ threshold (ml)")  # every row: the ranges differ
         label_columns(axes, layout.networks)
         fit(fig, axes, bottom=add_legend(fig, layout, width, kind="line"))
     return fig
