@@ -49,7 +49,8 @@ def _run(
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     env = None if source is None else {**os.environ, "PYTHONPATH": str(source)}
-    subprocess.run(args, check=True, capture_output=True, env=env)
+    # run from the checkout: ``python -m`` puts the working folder first on sys.path
+    subprocess.run(args, check=True, capture_output=True, env=env, cwd=source)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
