@@ -15,6 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from figures.layout import legend_height
 from figures.style import METRIC_ORDER, colors, figure_width
@@ -120,8 +121,16 @@ def metrics_in(table: pd.DataFrame, metrics: Sequence[str] | None = None) -> lis
 def grid(
     fig: Figure, nrows: int, ncols: int, *, sharex: str | bool = False, sharey: str | bool = False
 ) -> np.ndarray:
-    """A ``(nrows, ncols)`` array of Axes on ``fig``."""
-    return fig.subplots(nrows, ncols, squeeze=False, sharex=sharex, sharey=sharey)
+    """A ``(nrows, ncols)`` array of Axes on ``fig``, at most five ticks on their numeric axes.
+
+    Ticks are the dearest part of drawing a panel (a line and a label each); four intervals
+    read as well on panels this small. Axes given explicit ticks (names, groups) keep theirs.
+    """
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=sharex, sharey=sharey)
+    for ax in axes.ravel():
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
+    return axes
 
 
 def label_columns(axes: np.ndarray, names: Sequence[str]) -> None:

@@ -12,6 +12,7 @@ from figures.facets import (
     add_legend,
     facets,
     first_rows,
+    grid,
     hide_unused,
     keyed,
     metrics_in,
@@ -153,7 +154,7 @@ def ccc_intervals(
     by_method = first_rows(table.assign(method=table["method"].astype(str)), ["method", "metric"])
     with style():
         fig = new_figure(width, nrows * (0.16 * len(methods) + 0.75) + 0.1)
-        axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
+        axes = grid(fig, nrows, ncols, sharey=True)
         for ax, metric in zip(axes.ravel(), metric_list, strict=False):
             for yy, method in zip(y, methods, strict=True):
                 row = by_method.get((method, metric))
