@@ -25,6 +25,7 @@ from figures.style import (
     LINE_COLOR,
     NOT_EQUIVALENT_COLOR,
     equivalence_color,
+    figure_width,
     metric_label,
     new_figure,
     style,
@@ -68,7 +69,7 @@ def tost_forest(
 ) -> Figure:
     """Equivalence (TOST) forest plot: the 90% CI of the mean difference against ±Δ.
 
-    One panel per metric (two panels a row at double width); each holds one horizontal bar
+    One panel per metric (two a row at double width, one at single width); each holds one horizontal bar
     per method, grouped by network (a gap between networks), spanning ``tost_ci_low`` to
     ``tost_ci_high`` with a tick at ``tost_mean_diff``; the bar is green when ``equivalent``
     is true, red (vermillion) when false and grey when undefined. Black dashed lines mark the
@@ -113,7 +114,7 @@ def tost_forest(
     # top to bottom: one slot per method, half a slot between networks
     y = -np.array([group[net] * 0.5 + k for k, (net, _) in enumerate(bars)], dtype=float)
     names = [f"{net}/{loss}" if net else loss for net, loss in bars]
-    nrows, ncols = wrap(len(metric_list), width, max_cols=2)
+    nrows, ncols = wrap(len(metric_list), width, max_cols=2 if figure_width(width) > 5 else 1)
     row_height = min(max(1.25, 0.13 * len(bars) + 0.7), max(1.25, 9.7 / nrows))
     with style():
         fig = new_figure(width, row_height * nrows + 0.3)
