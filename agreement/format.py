@@ -129,6 +129,19 @@ def significant(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
+def short(x: float) -> str:
+    """At most two significant digits, no exponent for the sizes PET metrics take (verdicts).
+
+    Examples
+    --------
+    >>> short(0.9512), short(12.34), short(1234.5), short(0.0004)
+    ('0.95', '12', '1,234', '4.0e-04')
+    """
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.2g}" if abs(x) >= 0.001 else f"{x:.1e}"
+
+
 def mean_sd(mean: Any, sd: Any, fmt: Callable[[Any], str] = number, sep: str = " ± ") -> str:
     """``mean ± SD`` (the mean alone when the SD is undefined).
 
@@ -206,6 +219,7 @@ __all__ = [
     "number",
     "p_value",
     "percent",
+    "short",
     "significant",
     "table_i_cells",
 ]

@@ -19,6 +19,7 @@ import pandas as pd
 
 from agreement.analysis import N_OUTLIERS, Analysis, jsonable
 from agreement.atomic import atomic_dir
+from agreement.format import fixed
 from agreement.report import content
 from agreement.report.cases import anchors, case_details
 from agreement.report.html import HtmlTable, frame_table, render_html
@@ -462,7 +463,7 @@ def _context(a: Analysis, **kw: Any) -> dict[str, Any]:
     param_rows = [[k, "—" if v is None or v == "" else str(v)] for k, v in params.items()]
     version_rows = [[k, v] for k, v in kw["versions_"].items()]
     input_rows = [[r["path"], f"{r['size']:,}", r["sha256"]] for r in kw["inputs"]]
-    timing_rows = [[k, f"{v:.2f}"] for k, v in kw["timings"].items()]
+    timing_rows = [[k, fixed(v, 2)] for k, v in kw["timings"].items()]
     return {
         "title": kw["title"],
         "alpha": params["alpha"],

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from agreement.format import short
 from agreement.tables import METRIC_LABELS, METRICS
 
 #: Lowest CCC called interchangeable (McBride 2005: 0.90–0.95 "moderate").
@@ -47,11 +48,7 @@ def _join(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _number(x: float) -> str:
-    """Two significant digits at most, no exponent for the sizes PET metrics take."""
-    if abs(x) >= 100:
-        return f"{x:,.0f}"
-    return f"{x:.2g}" if abs(x) >= 0.001 else f"{x:.1e}"
+_number = short
 
 
 def _as_bool(value: object) -> bool | None:
