@@ -164,3 +164,7 @@ def _real(value: Any) -> bool:
 
 def _integer(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+#: The defaults, for the signatures of the single statistics (``alpha=DEFAULTS.alpha``, ...).
+DEFAULTS = StatsOptions()

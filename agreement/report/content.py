@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from agreement.format import mean_sd, median_iqr, table_i_cells
+from agreement.options import DEFAULTS
 from agreement.report.html import (
     Cell,
     HtmlTable,
@@ -470,7 +471,7 @@ def generic(df: pd.DataFrame | None) -> HtmlTable:
     return frame_table(df)
 
 
-def comparison_display(table: pd.DataFrame, alpha: float = 0.05) -> HtmlTable:
+def comparison_display(table: pd.DataFrame, alpha: float = DEFAULTS.alpha) -> HtmlTable:
     """Paired comparisons: rows = (other method, metric), the two CCCs and their difference.
 
     ``p`` is the bootstrap p value of one comparison, ``p (Holm)`` the same adjusted for all

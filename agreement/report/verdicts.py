@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from agreement.format import short
+from agreement.options import DEFAULTS
 from agreement.tables import METRIC_LABELS, METRICS
 
 #: Lowest CCC called interchangeable (McBride 2005: 0.90–0.95 "moderate").
@@ -75,7 +76,9 @@ def _reason(row: dict[str, object]) -> str:
     return f"{_label(str(row['metric']))} ({', '.join(parts)})"
 
 
-def method_verdicts(agreement: pd.DataFrame, *, margin: float = 0.2) -> list[Verdict]:
+def method_verdicts(
+    agreement: pd.DataFrame, *, margin: float = DEFAULTS.margin
+) -> list[Verdict]:
     """One :class:`Verdict` per method of an agreement table, by the rule of this module.
 
     Parameters

@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import optimize, special, stats
 
+from agreement.options import DEFAULTS
 from agreement.stats._common import (
     MIN_N,
     NanPolicy,
@@ -136,9 +137,9 @@ def bland_altman(
     predicted: ArrayLike,
     reference: ArrayLike,
     *,
-    alpha: float = 0.05,
-    x: Literal["mean", "reference"] = "mean",
-    loa_ci: Literal["ba1986", "ba1999", "exact"] = "exact",
+    alpha: float = DEFAULTS.alpha,
+    x: Literal["mean", "reference"] = DEFAULTS.x,
+    loa_ci: Literal["ba1986", "ba1999", "exact"] = DEFAULTS.loa_ci,
     multiplier: float = 1.96,
     nan_policy: NanPolicy = "raise",
 ) -> BlandAltmanResult:

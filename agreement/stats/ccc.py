@@ -11,6 +11,7 @@ from numpy.typing import ArrayLike
 from scipy import special
 
 from agreement.deprecation import renamed_keywords
+from agreement.options import DEFAULTS
 from agreement.stats._common import (
     MIN_N,
     NanPolicy,
@@ -153,10 +154,10 @@ def ccc(
     predicted: ArrayLike,
     reference: ArrayLike,
     *,
-    alpha: float = 0.05,
+    alpha: float = DEFAULTS.alpha,
     ci: Literal["fisher_z", "bootstrap"] = "fisher_z",
     n_resamples: int = 2000,
-    seed: int | None = 0,
+    seed: int | None = DEFAULTS.seed,
     nan_policy: NanPolicy = "raise",
 ) -> CCCResult:
     """Lin's (1989) concordance correlation coefficient.

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from agreement.options import DEFAULTS
 from agreement.stats._common import (
     MIN_N,
     NanPolicy,
@@ -105,11 +106,11 @@ def coverage_probability(
     predicted: ArrayLike,
     reference: ArrayLike,
     *,
-    delta: float = 0.2,
-    relative: bool = True,
+    delta: float = DEFAULTS.delta,
+    relative: bool = DEFAULTS.relative,
     method: Literal["empirical", "lin"] = "empirical",
     ci: Literal["wilson", "clopper_pearson"] = "wilson",
-    alpha: float = 0.05,
+    alpha: float = DEFAULTS.alpha,
     nan_policy: NanPolicy = "raise",
 ) -> CoverageResult:
     """Coverage probability (CP) of the allowance.

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from numpy.typing import ArrayLike
 from scipy import special
 
+from agreement.options import DEFAULTS
 from agreement.stats._common import (
     MIN_N,
     NanPolicy,
@@ -51,9 +52,9 @@ def tost(
     predicted: ArrayLike,
     reference: ArrayLike,
     *,
-    margin: float = 0.2,
-    relative: bool = True,
-    alpha: float = 0.05,
+    margin: float = DEFAULTS.margin,
+    relative: bool = DEFAULTS.relative,
+    alpha: float = DEFAULTS.alpha,
     nan_policy: NanPolicy = "raise",
 ) -> TOSTResult:
     """Equivalence of predicted and reference by two one-sided paired t-tests.

@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from agreement.options import DEFAULTS
 from agreement.stats._common import MIN_N, Result, check_alpha, fmt, paired, pow2_scale
 
 
@@ -38,7 +39,7 @@ class ICCResult(Result):
         return text + (f", note={self.note!r})" if self.note else ")")
 
 
-def icc_a1(ratings: ArrayLike, *, alpha: float = 0.05) -> ICCResult:
+def icc_a1(ratings: ArrayLike, *, alpha: float = DEFAULTS.alpha) -> ICCResult:
     """ICC(A,1) of a complete ``(n targets, k raters)`` table of ratings.
 
     With the two-way ANOVA mean squares of the targets (MSR), the raters (MSC) and the
@@ -113,7 +114,7 @@ def icc(
     predicted: ArrayLike,
     reference: ArrayLike,
     *,
-    alpha: float = 0.05,
+    alpha: float = DEFAULTS.alpha,
     nan_policy: Literal["raise", "omit"] = "raise",
 ) -> ICCResult:
     """Two-way random-effects, absolute-agreement, single-measure ICC(A,1) of paired values.

@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from agreement.deprecation import renamed_keywords
+from agreement.options import DEFAULTS
 from agreement.stats._common import (
     MIN_N,
     NanPolicy,
@@ -76,11 +77,11 @@ def tdi(
     predicted: ArrayLike,
     reference: ArrayLike,
     *,
-    p: float = 0.95,
+    p: float = DEFAULTS.tdi_p,
     method: Literal["empirical", "lin"] = "empirical",
-    alpha: float = 0.05,
+    alpha: float = DEFAULTS.alpha,
     n_resamples: int = 2000,
-    seed: int | None = 0,
+    seed: int | None = DEFAULTS.seed,
     nan_policy: NanPolicy = "raise",
 ) -> TDIResult:
     """Total deviation index (TDI) at proportion ``p``.
