@@ -93,6 +93,10 @@ class Analysis:
     strata : dict of DataFrame
         ``table1`` (detection and overlap, Table I), ``dsc_by_scenario``, ``dsc_by_tmtv``,
         ``dsc_by_dmax``: those the cases table allows.
+    overlap, lesion_summary : DataFrame or None
+        FPV and FNV per method (:func:`agreement.summary.overlap_summary`, with a cases table
+        holding them) and the lesion-level detection per method
+        (:func:`agreement.summary.lesion_summary`, with a lesions table).
     verdicts : list of Verdict
         Per method, the metrics it can replace the reference for.
     outliers : DataFrame
@@ -116,6 +120,8 @@ class Analysis:
     strata: Mapping[str, pd.DataFrame]
     verdicts: tuple[Verdict, ...]
     outliers: pd.DataFrame
+    overlap: pd.DataFrame | None = None
+    lesion_summary: pd.DataFrame | None = None
     notes: tuple[str, ...] = ()
     comparison_note: str = ""
     created: str = ""
@@ -247,7 +253,7 @@ def analyse(
     """
     from agreement.report.provenance import utc_now
     from agreement.report.verdicts import method_verdicts, outliers
-    from agreement.summary import missing_table
+    from agreement.summary import lesion_summary, missing_table, overlap_summary
     from agreement.tables import validate_measurements
 
     options = StatsOptions() if options is None else options
@@ -279,6 +285,10 @@ def analyse(
         strata=_summaries(measurements, cases, lesions),
         verdicts=tuple(method_verdicts(agreement, margin=options.margin)),
         outliers=outliers(measurements, k=N_OUTLIERS),
+        overlap=overlap_summary(cases)
+        if cases is not None and {"fpv", "fnv"} <= set(cases)
+        else None,
+        lesion_summary=None if lesions is None or lesions.empty else lesion_summary(lesions, cases),
         notes=tuple(_notes(agreement, methods)),
         created=utc_now(),
     )

@@ -117,6 +117,79 @@ def detection_table(cases: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def overlap_summary(cases: pd.DataFrame) -> pd.DataFrame:
+    """Per method: mean and SD of FPV and FNV (ml), and the share of cases where each is 0.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"method": ["m", "m"], "fpv": [0.0, 2.0], "fnv": [1.0, 1.0]})
+    >>> overlap_summary(c).loc[0, ["fpv_mean", "fpv_sd", "fpv_zero"]].astype(float).round(4).tolist()
+    [1.0, 1.4142, 0.5]
+    """
+    rows = []
+    for method, g in cases.groupby("method", sort=False):
+        row: dict[str, object] = {"method": str(method)}
+        for name in ("fpv", "fnv"):
+            values = pd.to_numeric(g[name], errors="coerce")
+            row[f"{name}_mean"] = values.mean()
+            row[f"{name}_sd"] = values.std(ddof=1)
+            row[f"{name}_zero"] = float((values == 0).mean())
+        rows.append(row)
+    columns = ["method", "fpv_mean", "fpv_sd", "fpv_zero", "fnv_mean", "fnv_sd", "fnv_zero"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def lesion_summary(lesions: pd.DataFrame, cases: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per method: reference lesions found and missed, false-positive lesions, lesion DSC.
+
+    ``sensitivity`` = detected / reference lesions; ``fp_per_case`` over the cases of the
+    method (from ``cases`` when given); a missed reference lesion has lesion DSC 0; volumes are
+    medians over the reference lesions detected and missed (ml). NaN where undefined.
+
+    Examples
+    --------
+    >>> les = pd.DataFrame({"case_id": ["a"] * 3, "method": "m",
+    ...     "side": ["reference", "reference", "predicted"], "status": ["tp", "fn", "fp"],
+    ...     "volume": [2.0, 0.5, 1.0], "lesion_dsc": [0.8, np.nan, np.nan]})
+    >>> lesion_summary(les).loc[0, ["reference", "tp", "fn", "fp", "sensitivity"]].astype(float).tolist()
+    [2.0, 1.0, 1.0, 1.0, 0.5]
+    """
+    rows = []
+    for method, g in lesions.groupby("method", sort=False):
+        ref = g[g["side"] == "reference"]
+        pred = g[g["side"] == "predicted"]
+        tp = int((ref["status"] == "tp").sum())
+        fn = int((ref["status"] == "fn").sum())
+        fp = int((pred["status"] == "fp").sum())
+        dsc = pd.to_numeric(ref["lesion_dsc"], errors="coerce")
+        dsc = dsc.where(~(dsc.isna() & (ref["status"] == "fn")), 0.0)
+        n_cases = (
+            cases.loc[cases["method"] == method, "case_id"].nunique()
+            if cases is not None and "case_id" in cases
+            else g["case_id"].nunique()
+        )
+        vol = pd.to_numeric(ref["volume"], errors="coerce")
+        rows.append(
+            {
+                "method": str(method),
+                "reference": len(ref),
+                "tp": tp,
+                "fn": fn,
+                "fp": fp,
+                "sensitivity": tp / (tp + fn) if tp + fn else np.nan,
+                "fp_per_case": fp / n_cases if n_cases else np.nan,
+                "lesion_dsc_median": float(dsc.median()) if dsc.notna().any() else np.nan,
+                "volume_detected_median": float(vol[ref["status"] == "tp"].median())
+                if tp
+                else np.nan,
+                "volume_missed_median": float(vol[ref["status"] == "fn"].median())
+                if fn
+                else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def scenario_groups(n_reference_lesions: ArrayLike) -> np.ndarray:
     """Lesion scenario of each case from its number of reference lesions (paper 001 §2.7).
 

@@ -433,7 +433,7 @@ def _write_all(
 
 def _context(a: Analysis, **kw: Any) -> dict[str, Any]:
     params = kw["params"]
-    cases, lesions, tables = a.cases, a.lesions, a.strata
+    cases, tables = a.cases, a.strata
     if cases is None:
         detection, det_note = (
             HtmlTable([], [], []),
@@ -444,16 +444,12 @@ def _context(a: Analysis, **kw: Any) -> dict[str, Any]:
         )
     else:
         detection, det_note = content.detection_display(tables["table1"]), ""
-    overlap = (
-        content.overlap_display(cases)
-        if cases is not None and {"fpv", "fnv"} <= set(cases)
-        else None
-    )
-    if lesions is None or lesions.empty:
+    overlap = content.overlap_display(a.overlap) if a.overlap is not None else None
+    if a.lesion_summary is None:
         lesion_table = HtmlTable([], [], [])
         lesion_note = "No lesions table (pass --lesions, or run agree report on the folders)."
     else:
-        lesion_table = content.lesion_summary(lesions, cases)
+        lesion_table = content.lesion_display(a.lesion_summary)
         lesion_note = (
             "Sensitivity = detected / reference lesions; a missed lesion has lesion DSC 0; "
             "volumes are medians over reference lesions."

@@ -294,74 +294,45 @@ def detection_display(table: pd.DataFrame) -> HtmlTable:
     return HtmlTable(cols, rows, [False] + [True] * 7)
 
 
-def overlap_display(cases: pd.DataFrame) -> HtmlTable:
-    """Mean FPV and FNV (ml) per method, with the share of cases without any FP or FN volume.
+def overlap_display(table: pd.DataFrame) -> HtmlTable:
+    """:func:`agreement.summary.overlap_summary` formatted: FPV and FNV per method.
 
     Examples
     --------
+    >>> from agreement.summary import overlap_summary
     >>> c = pd.DataFrame({"method": ["m", "m"], "fpv": [0.0, 2.0], "fnv": [1.0, 1.0]})
-    >>> overlap_display(c).rows
+    >>> overlap_display(overlap_summary(c)).rows
     [['m', '1.00 ± 1.41', '0.500', '1.00 ± 0', '0']]
     """
-    rows = []
-    for method, g in cases.groupby("method", sort=False):
-        fpv = pd.to_numeric(g["fpv"], errors="coerce")
-        fnv = pd.to_numeric(g["fnv"], errors="coerce")
-        rows.append(
-            [
-                str(method),
-                mean_sd(fpv.mean(), fpv.std(ddof=1)),
-                fmt(float((fpv == 0).mean())),
-                mean_sd(fnv.mean(), fnv.std(ddof=1)),
-                fmt(float((fnv == 0).mean())),
-            ]
-        )
+    rows = [
+        [
+            str(r["method"]),
+            mean_sd(r["fpv_mean"], r["fpv_sd"]),
+            fmt(r["fpv_zero"]),
+            mean_sd(r["fnv_mean"], r["fnv_sd"]),
+            fmt(r["fnv_zero"]),
+        ]
+        for r in table.to_dict("records")
+    ]
     cols = ["Method", "FPV (ml) mean ± SD", "share FPV = 0", "FNV (ml) mean ± SD", "share FNV = 0"]
     return HtmlTable(cols, rows, [False, True, True, True, True])
 
 
-def lesion_summary(lesions: pd.DataFrame, cases: pd.DataFrame | None = None) -> HtmlTable:
-    """Per method: reference lesions found and missed, false-positive lesions, lesion DSC.
-
-    A missed reference lesion has lesion DSC 0. Volumes are medians over lesions (ml).
+def lesion_display(table: pd.DataFrame) -> HtmlTable:
+    """:func:`agreement.summary.lesion_summary` formatted, one row per method.
 
     Examples
     --------
+    >>> from agreement.summary import lesion_summary
     >>> les = pd.DataFrame({"case_id": ["a"] * 3, "method": "m",
     ...     "side": ["reference", "reference", "predicted"], "status": ["tp", "fn", "fp"],
     ...     "volume": [2.0, 0.5, 1.0], "lesion_dsc": [0.8, np.nan, np.nan]})
-    >>> lesion_summary(les).rows[0][:6]
+    >>> lesion_display(lesion_summary(les)).rows[0][:6]
     ['m', '2', '1', '1', '1', '0.500']
     """
-    rows = []
-    for method, g in lesions.groupby("method", sort=False):
-        ref = g[g["side"] == "reference"]
-        pred = g[g["side"] == "predicted"]
-        tp = int((ref["status"] == "tp").sum())
-        fn = int((ref["status"] == "fn").sum())
-        fp = int((pred["status"] == "fp").sum())
-        dsc = pd.to_numeric(ref["lesion_dsc"], errors="coerce")
-        dsc = dsc.where(~(dsc.isna() & (ref["status"] == "fn")), 0.0)
-        n_cases = (
-            cases.loc[cases["method"] == method, "case_id"].nunique()
-            if cases is not None and "case_id" in cases
-            else g["case_id"].nunique()
-        )
-        vol = pd.to_numeric(ref["volume"], errors="coerce")
-        rows.append(
-            [
-                str(method),
-                fmt(len(ref)),
-                fmt(tp),
-                fmt(fn),
-                fmt(fp),
-                fmt(tp / (tp + fn)) if tp + fn else "—",
-                fmt(fp / n_cases) if n_cases else "—",
-                fmt(float(dsc.median())) if dsc.notna().any() else "—",
-                fmt(float(vol[ref["status"] == "tp"].median())) if tp else "—",
-                fmt(float(vol[ref["status"] == "fn"].median())) if fn else "—",
-            ]
-        )
+    keys = ["reference", "tp", "fn", "fp", "sensitivity", "fp_per_case", "lesion_dsc_median",
+            "volume_detected_median", "volume_missed_median"]  # fmt: skip
+    rows = [[str(r["method"]), *(fmt(r[k]) for k in keys)] for r in table.to_dict("records")]
     cols = [
         "Method",
         "Reference lesions",
