@@ -44,6 +44,11 @@ def test_to_dict_is_the_written_summary_json(measurements, tmp_path):
     extra = {k: v for k, v in written["parameters"].items() if k not in a.options.parameters()}
     assert list(written) == list(SUMMARY_KEYS)
     assert written == json.loads(json.dumps(a.to_dict(files=files, parameters=extra)))
+    # a registry statistic reaches every output: agreement.csv, summary.json, the page's tables
+    assert {"icc", "icc_ci_low", "icc_ci_high"} <= set(written["agreement"][0])
+    assert "icc_ci_high" in (out / "agreement.csv").read_text().splitlines()[0]
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert "ICC(A,1) [CI]" in html and "McGraw KO, Wong SP" in html
 
 
 def test_render_all_takes_an_analysis(measurements):
