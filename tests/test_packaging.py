@@ -97,3 +97,55 @@ def test_packages_use_the_lazy_loader(package):
     source = (Path(__file__).parents[1] / package / "__init__.py").read_text()
     assert "lazy_exports(__name__" in source
     assert "def __getattr__" not in source
+
+
+# Declared dependencies that our code reaches only through another library: the module of
+# ours that needs each, and the word in it that shows the use.
+_INDIRECT = {
+    "einops": ("segengine/networks.py", "UNETR"),  # MONAI's UNETR blocks (einops.Rearrange)
+    "pyarrow": ("agreement/tables.py", "parquet"),  # pandas' Parquet engine
+    "dask": ("agreement/measures/cluster.py", "dask"),  # joblib's Dask backend
+}
+_IMPORT_NAMES = {"connected-components-3d": "cc3d", "pyyaml": "yaml"}
+_RUNTIME_EXTRAS = ("engine", "parquet", "itk", "dask", "dicom")
+
+
+def _imported_modules(root):
+    import ast
+
+    found = set()
+    for package in ("agreement", "figures", "segengine"):
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    found |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    found.add(node.module.split(".")[0])
+    return found
+
+
+def test_every_runtime_dependency_is_imported():
+    # pyproject's dependencies and runtime extras (not test/dev) against the imports that
+    # ast finds in the three packages, lazy imports inside functions included.
+    import re
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    declared = list(project["dependencies"])
+    for extra in _RUNTIME_EXTRAS:
+        declared += project["optional-dependencies"][extra]
+    imported = _imported_modules(root)
+    unused = []
+    for requirement in declared:
+        dist = re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0]
+        name = _IMPORT_NAMES.get(dist.lower(), dist.replace("-", "_"))
+        if name in imported:
+            continue
+        if dist in _INDIRECT:
+            module, word = _INDIRECT[dist]
+            assert word.lower() in (root / module).read_text().lower(), (dist, module)
+            continue
+        unused.append(dist)
+    assert not unused, f"declared but imported by no module: {unused}"
