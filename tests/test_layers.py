@@ -130,3 +130,19 @@ def test_an_upward_import_is_named(tmp_path, monkeypatch):
         "import it inside the command body",
         "agreement.stats.bad imports figures (agreement/stats/bad.py:2)",
     ]
+
+
+def test_the_cli_starts_without_the_heavy_libraries():
+    # The parse above sees each module's own imports; this sees what they pull in transitively
+    # (a package __init__ that imports everything, say): `agree --help` must stay fast.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, agreement.cli\n"
+        "heavy = ('numpy', 'pandas', 'scipy', 'matplotlib', 'cc3d', 'nibabel', 'torch', 'monai')\n"
+        "print(','.join(sorted(m for m in heavy if m in sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", f"import agreement.cli loads {result.stdout.strip()}"

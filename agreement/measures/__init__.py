@@ -11,32 +11,48 @@ Examples
 
 from __future__ import annotations
 
-from agreement.measures.case import CaseResult, measure_case, scenario
-from agreement.measures.cohort import CohortResult, measure_cohort
-from agreement.measures.detection import DetectionResult, detect
-from agreement.measures.dmax import dmax
-from agreement.measures.io import Volume, check_same_grid, load_volume, resample_nearest
-from agreement.measures.lesions import label, lesions
-from agreement.measures.options import MeasureOptions
-from agreement.measures.overlap import overlap
-from agreement.measures.quantify import quantify
+import sys
+import types
 
-__all__ = [
-    "CaseResult",
-    "CohortResult",
-    "DetectionResult",
-    "MeasureOptions",
-    "Volume",
-    "check_same_grid",
-    "detect",
-    "dmax",
-    "label",
-    "lesions",
-    "load_volume",
-    "measure_case",
-    "measure_cohort",
-    "overlap",
-    "quantify",
-    "resample_nearest",
-    "scenario",
-]
+from agreement._lazy import lazy_exports
+
+# Imported on first use, so that the CLI (which needs only MeasureOptions at import time)
+# starts without numpy, pandas or cc3d.
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "CaseResult": "agreement.measures.case",
+        "measure_case": "agreement.measures.case",
+        "scenario": "agreement.measures.case",
+        "CohortResult": "agreement.measures.cohort",
+        "measure_cohort": "agreement.measures.cohort",
+        "DetectionResult": "agreement.measures.detection",
+        "detect": "agreement.measures.detection",
+        "dmax": "agreement.measures.dmax",
+        "Volume": "agreement.measures.io",
+        "check_same_grid": "agreement.measures.io",
+        "load_volume": "agreement.measures.io",
+        "resample_nearest": "agreement.measures.io",
+        "label": "agreement.measures.lesions",
+        "lesions": "agreement.measures.lesions",
+        "MeasureOptions": "agreement.measures.options",
+        "overlap": "agreement.measures.overlap",
+        "quantify": "agreement.measures.quantify",
+    },
+)
+
+
+class _MeasuresModule(types.ModuleType):
+    """Keep ``dmax``, ``lesions``, ``overlap`` and ``quantify`` the functions, not their modules.
+
+    Importing the submodule ``agreement/measures/dmax.py`` sets the package attribute ``dmax``
+    to the module; the public name is the function, resolved lazily.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in __all__ and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _MeasuresModule
