@@ -1,6 +1,6 @@
 """Write files and folders completely or not at all (temporary path, then rename).
 
-Temporaries sit beside the target as ``.NAME.HOST.PID.XXXX.tmp``: a later run on the same
+Temporaries sit beside the target as ``.NAME.HOST.PID.RANDOM.tmp``: a later run on the same
 machine removes those whose process is gone (``kill -9``, a lost SLURM node) and says so on
 stderr. An output folder carries a marker file (:data:`MARKER`) so that ``--overwrite``
 replaces only an earlier output of this toolkit, never an arbitrary folder, and the final

@@ -322,11 +322,11 @@ def _dead_pid() -> int:
 @pytest.mark.bad_input(
     tool="agree measure",
     given="a temporary folder beside -o left by a run killed with kill -9",
-    message="note: removed .OUT.HOST.PID.XXXX.tmp, left by a run that stopped (pid PID)",
+    message="note: removed .OUT.HOST.PID.RANDOM.tmp, left by a run that stopped (pid PID)",
     exit_code=0,
 )
 def test_killed_run_temporary_is_removed_by_the_next_run(tmp_path, rel):
-    # issue 10.3: kill -9 left .out.XXXX.tmp beside -o forever
+    # issue 10.3: kill -9 left .out.RANDOM.tmp beside -o forever
     paths = rel.cohort(tmp_path)
     out = tmp_path / "out"
     script = textwrap.dedent(f"""
@@ -354,7 +354,7 @@ def test_killed_run_temporary_is_removed_by_the_next_run(tmp_path, rel):
 @pytest.mark.bad_input(
     tool="agree stats",
     given="a temporary file beside -o left by a killed run",
-    message="note: removed .FILE.HOST.PID.XXXX.tmp, left by a run that stopped (pid PID)",
+    message="note: removed .FILE.HOST.PID.RANDOM.tmp, left by a run that stopped (pid PID)",
     exit_code=0,
 )
 def test_killed_run_temporary_file_is_removed(tmp_path, rel):
