@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from figures.facets import add_legend, facets, first_rows, grid, keyed, metrics_in, require
 from figures.layout import fit, text_size
-from figures.style import metric_label, new_figure, style
+from figures.style import metric_label, new_figure, stat_label, style
 
 
 def _num(row: pd.Series | None, col: str) -> float:
@@ -108,11 +108,11 @@ def coverage_tdi(
                 ax.tick_params(axis="x", length=0, rotation=90 if len(bars) > 1 else 0)
                 ax.set_xlim(x.min() - 0.6 if len(x) else -0.6, x.max() + 0.6 if len(x) else 0.6)
             if i == 0:
-                ax_cp.set_title("Coverage probability", fontsize=7, pad=3)
-                ax_tdi.set_title("Total deviation index", fontsize=7, pad=3)
-            ax_cp.set_ylabel(f"{metric_label(metric)}\nCP")
+                ax_cp.set_title(stat_label("cp", full=True), fontsize=7, pad=3)
+                ax_tdi.set_title(stat_label("tdi", full=True), fontsize=7, pad=3)
+            ax_cp.set_ylabel(f"{metric_label(metric)}\n{stat_label('cp')}")
             ax_tdi.set_ylabel(
-                f"TDI ({unit})" if isinstance(unit, str) and unit != "count" else "TDI"
+                metric_label(stat_label("tdi"), unit)
             )
         fit(fig, axes, bottom=add_legend(fig, layout, width))
     return fig

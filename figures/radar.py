@@ -20,7 +20,7 @@ from figures.facets import (
     wrap,
 )
 from figures.layout import fit
-from figures.style import METRIC_LABELS, figure_width, new_figure, style
+from figures.style import METRIC_LABELS, figure_width, new_figure, stat_label, style
 
 
 def ccc_radar(
@@ -176,7 +176,7 @@ def ccc_intervals(
             ax.set_yticks(y, methods)
             ax.tick_params(axis="y", length=0)
             ax.set_title(METRIC_LABELS.get(metric, metric), fontsize=7, pad=3)
-            ax.set_xlabel("CCC")
+            ax.set_xlabel(stat_label("ccc"))
         hide_unused(axes, len(metric_list))
         fit(fig, axes)
     return fig

@@ -165,6 +165,25 @@ def metric_label(metric: str, unit: object = None) -> str:
     return label
 
 
+def stat_label(column: str, *, full: bool = False) -> str:
+    """Display label of an agreement-table column, from the statistics registry.
+
+    ``full=True`` gives the statistic's name instead (``"Coverage probability"``), so a
+    statistic added to :data:`agreement.stats.STATISTICS` is labelled the same everywhere.
+
+    Examples
+    --------
+    >>> stat_label("ccc"), stat_label("tdi"), stat_label("cp", full=True)
+    ('CCC', 'TDI', 'Coverage probability')
+    """
+    from agreement.stats.registry import STATISTICS
+
+    for statistic in STATISTICS.values():
+        if column in statistic.columns or column in statistic.labels:
+            return statistic.label if full else statistic.labels.get(column, column)
+    raise KeyError(f"{column!r} is not a column of any registered statistic")
+
+
 def _save_png(fig: Figure, path: Path, dpi: int) -> None:
     """Render with Agg and write an opaque PNG (RGB, zlib level 3).
 

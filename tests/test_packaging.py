@@ -106,7 +106,7 @@ _INDIRECT = {
     "pyarrow": ("agreement/tables.py", "parquet"),  # pandas' Parquet engine
     "dask": ("agreement/measures/cluster.py", "dask"),  # joblib's Dask backend
 }
-_IMPORT_NAMES = {"connected-components-3d": "cc3d", "pyyaml": "yaml"}
+_IMPORT_NAMES = {"connected-components-3d": "cc3d", "pyyaml": "yaml", "pillow": "PIL"}
 _RUNTIME_EXTRAS = ("engine", "parquet", "itk", "dask", "dicom")
 
 
