@@ -68,7 +68,8 @@ def draw_report_figures(
     from figures.render import plan_figures
 
     kwargs = _plan_kwargs(analysis, width)
-    names = list(plan_figures(analysis.measurements, **kwargs))
+    plan = plan_figures(analysis.measurements, **kwargs)
+    names = list(plan)
     wanted = ("png", *[f for f in formats if f != "png"])
     folder.mkdir(exist_ok=True)
     stems = {n: folder / "".join(c if c.isalnum() or c in "-_" else "_" for c in n) for n in names}
@@ -82,5 +83,8 @@ def draw_report_figures(
         )
         paths = dict(zip(order, drawn, strict=True))
     else:
-        paths = {n: _draw_one(n, m, kwargs, stems[n], wanted) for n in names}
+        from figures.style import save_figure
+
+        # One process: draw from the plan above (workers rebuild it from picklable arguments).
+        paths = {n: save_figure(plan[n](), stems[n], formats=wanted, dpi=PAGE_DPI) for n in names}
     return {n: paths[n] for n in names}
