@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
@@ -59,6 +60,19 @@ class LineProgress:
         print(line, file=sys.stderr, flush=True)
 
 
+@functools.cache
+def _bar_class() -> Any:
+    from tqdm.auto import tqdm
+
+    class Bar(tqdm):  # type: ignore[misc, valid-type]
+        """tqdm without its monitor thread (it only tunes ``miniters``), so the process
+        stays free of threads and may fork (figures.report.fork_context)."""
+
+        monitor_interval = 0
+
+    return Bar
+
+
 def progress_bar(*, total: int, desc: str, unit: str, enabled: bool = True) -> Any:
     """A tqdm bar on a terminal or in a notebook, else :class:`LineProgress`; silent if disabled.
 
@@ -67,13 +81,11 @@ def progress_bar(*, total: int, desc: str, unit: str, enabled: bool = True) -> A
     >>> bar = progress_bar(total=3, desc="measure", unit="case", enabled=False)
     >>> bar.update(); bar.close()
     """
-    from tqdm.auto import tqdm
-
     if not enabled:
-        return tqdm(total=total, disable=True)
+        return _bar_class()(total=total, disable=True)
     notebook = "ipykernel" in sys.modules  # tqdm.auto draws a widget there, not \r frames
     if not notebook and not getattr(sys.stderr, "isatty", lambda: False)():
         return LineProgress(total=total, desc=desc, unit=unit)
-    return tqdm(
+    return _bar_class()(
         total=total, desc=desc, unit=unit, disable=None if not notebook else False, leave=False
     )

@@ -7,7 +7,9 @@ asked for) and returns the files by name.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +18,12 @@ if TYPE_CHECKING:
 
 #: Resolution of the PNGs embedded in the page (the 7.2 in figures span about 1440 px).
 PAGE_DPI = 200
+#: Most processes drawing at once when none are asked for (ten figures, the dearest 0.4 s).
+AUTO_PROCESSES = 4
 #: Drawn first when figures are drawn in parallel (the slowest first keeps the workers busy).
-_SLOW_FIRST = ("coverage_tdi", "bland_altman_modified", "tost_forest", "dsc_tmtv_thresholds")
+_SLOW_FIRST = ("coverage_tdi", "bland_altman_modified", "dsc_tmtv_thresholds", "tost_forest")
+#: The figures of a forked drawing: the children inherit them (nothing is pickled).
+_FORKED: dict[str, Any] = {}
 
 
 def _plan_kwargs(analysis: Analysis, width: str) -> dict[str, Any]:
@@ -33,12 +39,73 @@ def _plan_kwargs(analysis: Analysis, width: str) -> dict[str, Any]:
 def _draw_one(
     name: str, measurements: Any, plan_kwargs: dict[str, Any], stem: Path, formats: Sequence[str]
 ) -> list[Path]:
-    """Draw one figure of the plan and save it (runs in a worker with ``workers > 1``)."""
+    """Draw one figure of the plan and save it (runs in a spawned worker, ``-j N``)."""
     from figures.render import plan_figures
     from figures.style import save_figure
 
     fig = plan_figures(measurements, **plan_kwargs)[name]()
     return save_figure(fig, stem, formats=tuple(formats), dpi=PAGE_DPI)
+
+
+def _draw_forked(name: str) -> list[Path]:
+    """Draw one figure of :data:`_FORKED` (runs in a forked child)."""
+    from figures.style import save_figure
+
+    plan, stems, formats = _FORKED["plan"], _FORKED["stems"], _FORKED["formats"]
+    return save_figure(plan[name](), stems[name], formats=formats, dpi=PAGE_DPI)
+
+
+def fork_context() -> Any:
+    """multiprocessing's fork context where forking this process is safe, else None.
+
+    A forked child starts with every module already imported and the figure plan in memory,
+    so drawing in parallel costs no second import of matplotlib and pandas (a spawned worker
+    pays about 1 s for them). Forking is used only on Linux and only while this process runs
+    no other Python thread (a thread holding a lock at the fork would leave it held in the
+    child) and has not imported torch; numpy's BLAS thread pool reinitialises after a fork.
+
+    Examples
+    --------
+    >>> import sys, threading
+    >>> ctx = fork_context()
+    >>> safe = sys.platform == "linux" and threading.active_count() == 1
+    >>> (ctx is not None) == (safe and "torch" not in sys.modules)
+    True
+    """
+    import multiprocessing
+    import threading
+
+    if sys.platform != "linux" or threading.active_count() > 1 or "torch" in sys.modules:
+        return None  # torch's OpenMP and CUDA state are not safe to fork (segengine predict)
+    try:
+        return multiprocessing.get_context("fork")
+    except ValueError:
+        return None
+
+
+def _processes(workers: int | None, n_figures: int) -> int:
+    if workers is not None:
+        return max(1, min(int(workers), n_figures))
+    from agreement.measures.cluster import usable_cpus
+
+    return max(1, min(usable_cpus(), AUTO_PROCESSES, n_figures))
+
+
+def _draw_in_forks(
+    ctx: Any, order: list[str], processes: int, draw_here: Callable[[str], list[Path]]
+) -> dict[str, list[Path]]:
+    """Draw ``order`` in ``processes - 1`` forked children and this process, interleaved."""
+    mine = order[processes - 1 :: processes]
+    theirs = [n for n in order if n not in mine]
+    with warnings.catch_warnings():
+        # Python >= 3.12 warns on forking with native threads (BLAS pools); see fork_context.
+        warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+        pool = ctx.Pool(processes - 1)
+    with pool:
+        pending = pool.map_async(_draw_forked, theirs, chunksize=1)
+        paths = {n: draw_here(n) for n in mine}
+        paths.update(zip(theirs, pending.get(), strict=True))
+    return paths
 
 
 def draw_report_figures(
@@ -47,12 +114,15 @@ def draw_report_figures(
     *,
     width: str = "double",
     formats: Sequence[str] = ("png",),
-    workers: int = 1,
+    workers: int | None = None,
 ) -> dict[str, list[Path]]:
     """Save every figure of ``analysis`` under ``folder``; return the files by figure name.
 
     PNG at :data:`PAGE_DPI` comes first (the report embeds it), then the other ``formats``.
-    With ``workers > 1`` the figures are drawn in that many processes (joblib).
+    The figures are drawn in ``workers`` processes (default: up to :data:`AUTO_PROCESSES`,
+    at most the usable CPUs). Where :func:`fork_context` allows, the helpers are forked from
+    this process, otherwise spawned (joblib), which pays their imports again: then only an
+    explicit ``workers > 1`` draws in parallel. The files are the same either way.
 
     Examples
     --------
@@ -61,11 +131,13 @@ def draw_report_figures(
     >>> from agreement import analyse
     >>> m = pd.DataFrame({"case_id": list("abcd"), "method": "x", "metric": "tmtv",
     ...                   "reference": [1.0, 2.0, 3.0, 4.0], "predicted": [1.1, 2.1, 2.8, 4.2]})
-    >>> files = draw_report_figures(analyse(m), pathlib.Path(tempfile.mkdtemp()))
+    >>> files = draw_report_figures(analyse(m), pathlib.Path(tempfile.mkdtemp()), workers=1)
     >>> files["ccc_radar"][0].name
     'ccc_radar.png'
     """
+    from agreement._gc import few_collections
     from figures.render import plan_figures
+    from figures.style import save_figure
 
     kwargs = _plan_kwargs(analysis, width)
     plan = plan_figures(analysis.measurements, **kwargs)
@@ -74,17 +146,27 @@ def draw_report_figures(
     folder.mkdir(exist_ok=True)
     stems = {n: folder / "".join(c if c.isalnum() or c in "-_" else "_" for c in n) for n in names}
     order = [n for n in _SLOW_FIRST if n in names] + [n for n in names if n not in _SLOW_FIRST]
-    m = analysis.measurements
-    if workers > 1 and len(names) > 1:
-        from joblib import Parallel, delayed
+    processes = _processes(workers, len(names))
+    ctx = fork_context() if processes > 1 else None
 
-        drawn = Parallel(n_jobs=min(workers, len(names)))(
-            delayed(_draw_one)(n, m, kwargs, stems[n], wanted) for n in order
-        )
-        paths = dict(zip(order, drawn, strict=True))
-    else:
-        from figures.style import save_figure
+    def draw_here(name: str) -> list[Path]:
+        return save_figure(plan[name](), stems[name], formats=wanted, dpi=PAGE_DPI)
 
-        # One process: draw from the plan above (workers rebuild it from picklable arguments).
-        paths = {n: save_figure(plan[n](), stems[n], formats=wanted, dpi=PAGE_DPI) for n in names}
+    with few_collections():
+        if ctx is not None:
+            _FORKED.update(plan=plan, stems=stems, formats=wanted)
+            try:
+                paths = _draw_in_forks(ctx, order, processes, draw_here)
+            finally:
+                _FORKED.clear()
+        elif processes > 1 and workers is not None:
+            from joblib import Parallel, delayed
+
+            m = analysis.measurements
+            drawn = Parallel(n_jobs=processes)(
+                delayed(_draw_one)(n, m, kwargs, stems[n], wanted) for n in order
+            )
+            paths = dict(zip(order, drawn, strict=True))
+        else:
+            paths = {n: draw_here(n) for n in names}
     return {n: paths[n] for n in names}

@@ -49,13 +49,10 @@ def _formats(ctx: click.Context, param: click.Parameter, value: str) -> tuple[st
     return names or ("png",)
 
 
-def _workers(given: int | None) -> int:
-    """Processes drawing the figures: ``-j N`` when given, else 1. Measured on the demo
-    (bench/bench_report.py): fresh worker processes import matplotlib and pandas again, which
-    costs more than the ten figures take to draw."""
-    return int(given) if given else 1
-
-
+def _workers(given: int | None) -> int | None:
+    """Processes drawing the figures: ``-j N`` when given, else None (the drawer decides:
+    forked helpers where that is safe, one process otherwise; figures.report)."""
+    return int(given) if given else None
 
 
 def _optional_table(path: Path | None, kind: str) -> Any:
@@ -151,6 +148,7 @@ def _run_report(
     figure_formats: tuple[str, ...],
     **options: Any,
 ) -> Path:
+    from agreement._gc import few_collections
     from agreement.analysis import analyse
     from agreement.report.build import write_report
     from agreement.report.cases import cohort_inputs
@@ -209,33 +207,34 @@ def _run_report(
             for name, p in (("cases", cases), ("lesions", lesions), ("failed", failed))
             if p is not None
         )
-    start = time.perf_counter()
-    analysis = analyse(
-        tables["measurements"],
-        cases=tables["cases"],
-        lesions=tables["lesions"],
-        failed=tables["failed"],
-        missing=tables["missing"],
-        skipped=skipped,
-        options=stats,
-    )
-    timings["statistics"] = time.perf_counter() - start
-    return write_report(
-        analysis,
-        output,
-        figures=report_figures(options.get("workers")),
-        overwrite=overwrite,
-        width=width,
-        figure_formats=figure_formats,
-        table_format=fmt,
-        measure_parameters=measure_params,
-        layout=layout,
-        source=src,
-        inputs=inputs,
-        timings=timings,
-        volumes=volumes,
-        progress=progress,
-    )
+    with few_collections():  # the statistics, figures and page allocate many small objects
+        start = time.perf_counter()
+        analysis = analyse(
+            tables["measurements"],
+            cases=tables["cases"],
+            lesions=tables["lesions"],
+            failed=tables["failed"],
+            missing=tables["missing"],
+            skipped=skipped,
+            options=stats,
+        )
+        timings["statistics"] = time.perf_counter() - start
+        return write_report(
+            analysis,
+            output,
+            figures=report_figures(options.get("workers")),
+            overwrite=overwrite,
+            width=width,
+            figure_formats=figure_formats,
+            table_format=fmt,
+            measure_parameters=measure_params,
+            layout=layout,
+            source=src,
+            inputs=inputs,
+            timings=timings,
+            volumes=volumes,
+            progress=progress,
+        )
 
 
 def report_figures(workers: int | None = None) -> Callable[..., Any]:
@@ -327,8 +326,6 @@ def demo(output: Path, **options: Any) -> None:
     from agreement.report.demo import demo_data
 
     data = demo_data()
-    folder = run_report(
-        data.pred, output, reference=data.reference, pet=data.pet, **options
-    )
+    folder = run_report(data.pred, output, reference=data.reference, pet=data.pet, **options)
     click.echo(f"demo report: {folder / 'index.html'}")
     click.echo("(demo predictions: 6 small models trained with segengine; see docs/demo.md)")

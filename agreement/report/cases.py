@@ -49,8 +49,13 @@ def case_table(case_id: str, measurements: pd.DataFrame, cases: pd.DataFrame | N
     rows_m = measurements[measurements["case_id"].astype(str) == case_id]
     present = set(rows_m["metric"])
     metrics = [m for m in METRICS if m in present] + sorted(present - set(METRICS))
-    wide = rows_m.pivot_table(index="method", columns="metric", values="predicted", aggfunc="first")
-    ref = rows_m.groupby("metric")["reference"].first()
+    # the first non-missing value of each (method, metric), and of each metric's reference
+    known = rows_m.dropna(subset=["predicted"]).drop_duplicates(["method", "metric"])
+    triples = zip(known["method"], known["metric"], known["predicted"], strict=True)
+    predicted = {(str(k), m): v for k, m, v in triples}
+    with_values = {k for k, _ in predicted}
+    known = rows_m.dropna(subset=["reference"]).drop_duplicates("metric")
+    ref = dict(zip(known["metric"], known["reference"], strict=True))
     extra = ["dsc", "tp", "fp", "fn"]
     c = None
     if cases is not None and {"case_id", "method", *extra} <= set(cases.columns):
@@ -66,8 +71,8 @@ def case_table(case_id: str, measurements: pd.DataFrame, cases: pd.DataFrame | N
     for method in dict.fromkeys(rows_m["method"].astype(str)):
         row: list[str | Cell] = [Cell(method, cls="method")]
         row += [
-            cell(wide.loc[method].get(m), integer=m == "lesion_count")
-            if method in wide.index
+            cell(predicted.get((method, m)), integer=m == "lesion_count")
+            if method in with_values
             else "—"
             for m in metrics
         ]
@@ -158,6 +163,10 @@ def case_details(
     if outliers is None or outliers.empty:
         return []
     links = anchors(outliers["case_id"])
+    # the outliers' rows once, then each case's from those (the tables hold every case)
+    measurements = measurements[measurements["case_id"].astype(str).isin(links)]
+    if cases is not None and "case_id" in cases.columns:
+        cases = cases[cases["case_id"].astype(str).isin(links)]
     blocks = []
     for case_id, anchor in links.items():
         rows = outliers[outliers["case_id"].astype(str) == case_id]
@@ -176,7 +185,6 @@ def case_details(
             }
         )
     return blocks
-
 
 
 def cohort_inputs(
