@@ -47,12 +47,24 @@ def _draw_one(
     return save_figure(fig, stem, formats=tuple(formats), dpi=PAGE_DPI)
 
 
-def _draw_forked(name: str) -> list[Path]:
-    """Draw one figure of :data:`_FORKED` (runs in a forked child)."""
+def _claim() -> str | None:
+    """The next figure of :data:`_FORKED` nobody has drawn yet (shared by the processes)."""
+    order, counter = _FORKED["order"], _FORKED["counter"]
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    return order[index] if index < len(order) else None
+
+
+def _draw_claimed() -> list[tuple[str, list[Path]]]:
+    """Draw figures of :data:`_FORKED` until none is left (runs in a forked child)."""
     from figures.style import save_figure
 
     plan, stems, formats = _FORKED["plan"], _FORKED["stems"], _FORKED["formats"]
-    return save_figure(plan[name](), stems[name], formats=formats, dpi=PAGE_DPI)
+    drawn = []
+    while (name := _claim()) is not None:
+        drawn.append((name, save_figure(plan[name](), stems[name], formats=formats, dpi=PAGE_DPI)))
+    return drawn
 
 
 def fork_context() -> Any:
@@ -91,38 +103,66 @@ def _processes(workers: int | None, n_figures: int) -> int:
     return max(1, min(usable_cpus(), AUTO_PROCESSES, n_figures))
 
 
-def _draw_in_forks(
-    ctx: Any, order: list[str], processes: int, draw_here: Callable[[str], list[Path]]
-) -> dict[str, list[Path]]:
-    """Draw ``order`` in ``processes - 1`` forked children and this process, interleaved."""
-    mine = order[processes - 1 :: processes]
-    theirs = [n for n in order if n not in mine]
-    with warnings.catch_warnings():
-        # Python >= 3.12 warns on forking with native threads (BLAS pools); see fork_context.
-        warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
-        pool = ctx.Pool(processes - 1)
-    with pool:
-        pending = pool.map_async(_draw_forked, theirs, chunksize=1)
-        paths = {n: draw_here(n) for n in mine}
-        paths.update(zip(theirs, pending.get(), strict=True))
-    return paths
+class PendingFigures:
+    """Figures being drawn: :meth:`result` finishes them and returns the files by name.
+
+    Forked helpers (see :func:`start_report_figures`) draw while the caller does other work;
+    :meth:`result` draws what they have not claimed yet in this process, then waits for them.
+    :meth:`close` stops the helpers (after an error elsewhere); it is a no-op once finished.
+    """
+
+    def __init__(
+        self,
+        names: list[str],
+        draw_here: Callable[[str], list[Path]],
+        pool: Any = None,
+        helpers: Sequence[Any] = (),
+    ) -> None:
+        self._names, self._draw_here = names, draw_here
+        self._pool, self._helpers = pool, list(helpers)
+
+    def result(self) -> dict[str, list[Path]]:
+        """Draw the figures left, wait for the helpers; the files by figure name, in order."""
+        try:
+            if self._pool is None:
+                paths = {n: self._draw_here(n) for n in self._names}
+            else:
+                paths = {}
+                while (name := _claim()) is not None:
+                    paths[name] = self._draw_here(name)
+                for helper in self._helpers:
+                    paths.update(helper.get())
+        finally:
+            self.close()
+        return {n: paths[n] for n in self._names}
+
+    def close(self) -> None:
+        """Stop the helpers if they still run; forget the shared plan."""
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+            _FORKED.clear()
 
 
-def draw_report_figures(
+def start_report_figures(
     analysis: Analysis,
     folder: Path,
     *,
     width: str = "double",
     formats: Sequence[str] = ("png",),
     workers: int | None = None,
-) -> dict[str, list[Path]]:
-    """Save every figure of ``analysis`` under ``folder``; return the files by figure name.
+) -> PendingFigures:
+    """Start drawing every figure of ``analysis`` under ``folder``; finish with ``.result()``.
 
-    PNG at :data:`PAGE_DPI` comes first (the report embeds it), then the other ``formats``.
     The figures are drawn in ``workers`` processes (default: up to :data:`AUTO_PROCESSES`,
-    at most the usable CPUs). Where :func:`fork_context` allows, the helpers are forked from
-    this process, otherwise spawned (joblib), which pays their imports again: then only an
-    explicit ``workers > 1`` draws in parallel. The files are the same either way.
+    at most the usable CPUs). Where :func:`fork_context` allows, ``workers - 1`` helpers are
+    forked now and start drawing at once, the slowest figures first, each claiming the next
+    figure nobody has drawn; this process joins in when ``.result()`` is called, so work done
+    in between (the tables, the page's other parts) overlaps the drawing. Where forking is not
+    safe, an explicit ``workers > 1`` draws in spawned processes (joblib, which pays their
+    imports again) and otherwise this process draws everything. The files are the same
+    either way.
 
     Examples
     --------
@@ -131,11 +171,10 @@ def draw_report_figures(
     >>> from agreement import analyse
     >>> m = pd.DataFrame({"case_id": list("abcd"), "method": "x", "metric": "tmtv",
     ...                   "reference": [1.0, 2.0, 3.0, 4.0], "predicted": [1.1, 2.1, 2.8, 4.2]})
-    >>> files = draw_report_figures(analyse(m), pathlib.Path(tempfile.mkdtemp()), workers=1)
-    >>> files["ccc_radar"][0].name
+    >>> pending = start_report_figures(analyse(m), pathlib.Path(tempfile.mkdtemp()))
+    >>> pending.result()["ccc_radar"][0].name
     'ccc_radar.png'
     """
-    from agreement._gc import few_collections
     from figures.render import plan_figures
     from figures.style import save_figure
 
@@ -152,21 +191,55 @@ def draw_report_figures(
     def draw_here(name: str) -> list[Path]:
         return save_figure(plan[name](), stems[name], formats=wanted, dpi=PAGE_DPI)
 
-    with few_collections():
-        if ctx is not None:
-            _FORKED.update(plan=plan, stems=stems, formats=wanted)
-            try:
-                paths = _draw_in_forks(ctx, order, processes, draw_here)
-            finally:
-                _FORKED.clear()
-        elif processes > 1 and workers is not None:
-            from joblib import Parallel, delayed
+    if ctx is not None:
+        counter = ctx.Value("i", 0)
+        _FORKED.update(plan=plan, stems=stems, formats=wanted, order=order, counter=counter)
+        with warnings.catch_warnings():
+            # Python >= 3.12 warns on forking with native threads (BLAS pools); see fork_context.
+            warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+            pool = ctx.Pool(processes - 1)
+        helpers = [pool.apply_async(_draw_claimed) for _ in range(processes - 1)]
+        return PendingFigures(names, draw_here, pool, helpers)
+    if processes > 1 and workers is not None:
+        from joblib import Parallel, delayed
 
-            m = analysis.measurements
-            drawn = Parallel(n_jobs=processes)(
-                delayed(_draw_one)(n, m, kwargs, stems[n], wanted) for n in order
-            )
-            paths = dict(zip(order, drawn, strict=True))
-        else:
-            paths = {n: draw_here(n) for n in names}
-    return {n: paths[n] for n in names}
+        m = analysis.measurements
+        drawn = Parallel(n_jobs=processes)(
+            delayed(_draw_one)(n, m, kwargs, stems[n], wanted) for n in order
+        )
+        done = dict(zip(order, drawn, strict=True))
+        return PendingFigures(names, done.__getitem__)
+    return PendingFigures(names, draw_here)
+
+
+def draw_report_figures(
+    analysis: Analysis,
+    folder: Path,
+    *,
+    width: str = "double",
+    formats: Sequence[str] = ("png",),
+    workers: int | None = None,
+) -> dict[str, list[Path]]:
+    """Save every figure of ``analysis`` under ``folder``; return the files by figure name.
+
+    PNG at :data:`PAGE_DPI` comes first (the report embeds it), then the other ``formats``.
+    :func:`start_report_figures` then ``.result()``, with few garbage collections
+    (:func:`agreement._gc.few_collections`).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import pandas as pd
+    >>> from agreement import analyse
+    >>> m = pd.DataFrame({"case_id": list("abcd"), "method": "x", "metric": "tmtv",
+    ...                   "reference": [1.0, 2.0, 3.0, 4.0], "predicted": [1.1, 2.1, 2.8, 4.2]})
+    >>> files = draw_report_figures(analyse(m), pathlib.Path(tempfile.mkdtemp()), workers=1)
+    >>> files["ccc_radar"][0].name
+    'ccc_radar.png'
+    """
+    from agreement._gc import few_collections
+
+    with few_collections():
+        return start_report_figures(
+            analysis, folder, width=width, formats=formats, workers=workers
+        ).result()

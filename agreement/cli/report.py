@@ -238,12 +238,13 @@ def _run_report(
 
 
 def report_figures(workers: int | None = None) -> Callable[..., Any]:
-    """The figure drawer handed to :func:`agreement.write_report` (``-j N`` processes)."""
+    """The figure drawer handed to :func:`agreement.write_report` (``-j N`` processes): it
+    starts drawing, and the report's tables and page are written while it draws."""
     from functools import partial
 
-    from figures.report import draw_report_figures
+    from figures.report import start_report_figures
 
-    return partial(draw_report_figures, workers=_workers(workers))
+    return partial(start_report_figures, workers=_workers(workers))
 
 
 @click.command(

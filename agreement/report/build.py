@@ -111,14 +111,30 @@ def _write_table(df: pd.DataFrame, path: Path) -> None:
         df.to_csv(path, index=False, sep="\t" if path.suffix == ".tsv" else ",")
 
 
-def _figures(
+def _start_figures(
     draw: FigureDrawer, analysis: Analysis, folder: Path, width: str, formats: tuple[str, ...]
-) -> list[dict[str, str]]:
-    """Have ``draw`` save each figure once under ``folder``; the page embeds the PNGs."""
+) -> Any:
+    """Have ``draw`` start saving each figure once under ``folder`` (see :func:`write_report`)."""
+    folder.mkdir(exist_ok=True)
+    return draw(analysis, folder, width=width, formats=formats)
+
+
+def _finish_figures(pending: Any) -> Mapping[str, Sequence[Path]]:
+    """The drawer's files by figure name: its mapping, or what its ``result()`` returns."""
+    return pending.result() if hasattr(pending, "result") else pending
+
+
+def _close_figures(pending: Any) -> None:
+    """Stop a drawer still at work (an error elsewhere); nothing to do for a mapping."""
+    close = getattr(pending, "close", None)
+    if close is not None:
+        close()
+
+
+def _figure_cells(analysis: Analysis, paths: Mapping[str, Sequence[Path]]) -> list[dict[str, str]]:
+    """The page's figure blocks: title, caption, the PNG embedded, the files written."""
     import base64
 
-    folder.mkdir(exist_ok=True)
-    paths = draw(analysis, folder, width=width, formats=formats)
     out = []
     for files in paths.values():
         files = [Path(f) for f in files]
@@ -138,7 +154,8 @@ def _figures(
                 "name": safe,
                 "title": title,
                 "caption": caption,
-                "src": "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii"),
+                "src": "data:image/png;base64,"
+                + base64.b64encode(png.read_bytes()).decode("ascii"),
                 "files": ", ".join(f.name for f in files),
             }
         )
@@ -187,7 +204,7 @@ def _stratified(tables: Mapping[str, pd.DataFrame]) -> list[dict[str, Any]]:
 
 #: Draws the report's figures: ``draw(analysis, folder, width=, formats=)`` saves each figure
 #: under ``folder`` (PNG always, then the other ``formats``) and returns its files by name.
-FigureDrawer = Callable[..., Mapping[str, Sequence[Path]]]
+FigureDrawer = Callable[..., Any]  # a mapping of files by figure name, or an object with result()
 
 
 def write_report(
@@ -224,7 +241,10 @@ def write_report(
     figures : callable, optional
         ``figures(analysis, folder, width=..., formats=...)`` saves the figures under
         ``folder`` and returns ``{name: [files]}`` (PNG first), e.g.
-        ``figures.report.draw_report_figures``; no figures section without it.
+        ``figures.report.draw_report_figures``; no figures section without it. It may instead
+        return an object whose ``result()`` returns that mapping, e.g.
+        ``figures.report.start_report_figures``: the tables and the page's other parts are
+        then written while it draws, and its ``close()`` (if any) is called on an error.
     width : {"single", "double"}
         Figure width (journal column), passed to ``figures``.
     figure_formats : iterable of {"png", "svg", "pdf"}
@@ -289,41 +309,49 @@ def write_report(
             _step(bar, "statistics")  # computed by analyse: this stage only counts
             with stage("figures"):
                 _step(bar, "figures")
-                drawn = _figures(figures, a, tmp / "figures", width, wanted) if figures else []
-            with stage("tables"):
-                _step(bar, "tables")
-                ext = "." + table_format
-                _write_all(
-                    tmp,
-                    ext,
-                    a.measurements,
-                    a.cases,
-                    a.lesions,
-                    a.failed,
-                    a.agreement,
-                    a.comparisons,
-                    {
-                        "missing" + ext: pd.concat([a.missing, a.skipped]).sort_index(),
-                        **{f"{k}.csv": v for k, v in a.strata.items()},
-                    },
+                pending = (
+                    _start_figures(figures, a, tmp / "figures", width, wanted) if figures else {}
                 )
-            with stage("provenance"):
-                _step(bar, "provenance")
-                inputs_rec = file_records(inputs)
+            try:
+                with stage("tables"):
+                    _step(bar, "tables")
+                    ext = "." + table_format
+                    _write_all(
+                        tmp,
+                        ext,
+                        a.measurements,
+                        a.cases,
+                        a.lesions,
+                        a.failed,
+                        a.agreement,
+                        a.comparisons,
+                        {
+                            "missing" + ext: pd.concat([a.missing, a.skipped]).sort_index(),
+                            **{f"{k}.csv": v for k, v in a.strata.items()},
+                        },
+                    )
+                with stage("provenance"):
+                    _step(bar, "provenance")
+                    inputs_rec = file_records(inputs)
+                with stage("html"):
+                    _step(bar, "html")
+                    vers = versions()
+                    (tmp / "methods.md").write_text(
+                        methods_markdown(
+                            params,
+                            n_cases=a.n_cases,
+                            methods=a.methods,
+                            metrics=[content.metric_label(m) for m in a.metrics],
+                            versions=vers,
+                        ),
+                        encoding="utf-8",
+                    )
+                    details = case_details(a.outliers, a.measurements, a.cases, volumes)
+                with stage("figures"):  # what the drawer has left, drawn while the rest was written
+                    drawn = _figure_cells(a, _finish_figures(pending))
+            finally:
+                _close_figures(pending)
             with stage("html"):
-                _step(bar, "html")
-                vers = versions()
-                all_timings = {**dict(timings or {}), **stage_times}
-                (tmp / "methods.md").write_text(
-                    methods_markdown(
-                        params,
-                        n_cases=a.n_cases,
-                        methods=a.methods,
-                        metrics=[content.metric_label(m) for m in a.metrics],
-                        versions=vers,
-                    ),
-                    encoding="utf-8",
-                )
                 files = [str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()]
                 files += ["index.html", "provenance.json", "summary.json"]
                 extra = {k: v for k, v in params.items() if k not in a.options.parameters()}
@@ -339,8 +367,8 @@ def write_report(
                     command=command,
                     versions_=vers,
                     inputs=inputs_rec,
-                    timings=all_timings,
-                    cases_detail=case_details(a.outliers, a.measurements, a.cases, volumes),
+                    timings={**dict(timings or {}), **stage_times},
+                    cases_detail=details,
                 )
                 (tmp / "index.html").write_text(render_html(context), encoding="utf-8")
             all_timings = {**dict(timings or {}), **stage_times}
@@ -359,6 +387,7 @@ def write_report(
         if own_bar and bar is not None:
             bar.close()
     return Path(out_dir)
+
 
 def _readable(folder: Path) -> None:
     """Give the report the permissions the user's umask asks for (temporary ones are private)."""

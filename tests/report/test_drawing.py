@@ -24,9 +24,9 @@ def analysis(helpers, tmp_path_factory):
     return analyse(pd.read_csv(measurements))
 
 
-def _broken_child(name):
+def _broken_child():
     """What the forked children run in the failing test; this process draws its share."""
-    raise RuntimeError(f"{name} failed in a child")
+    raise RuntimeError("a figure failed in a child")
 
 
 def _bytes(paths):
@@ -36,29 +36,35 @@ def _bytes(paths):
 @linux
 def test_forked_figures_are_the_files_of_one_process(analysis, tmp_path, monkeypatch):
     serial = drawing.draw_report_figures(analysis, tmp_path / "one", workers=1)
-    forks = []
-    real = drawing._draw_in_forks
-
-    def spy(ctx, order, processes, draw_here):
-        forks.append(processes)
-        return real(ctx, order, processes, draw_here)
-
-    monkeypatch.setattr(drawing, "_draw_in_forks", spy)
     monkeypatch.setattr(drawing, "fork_context", lambda: multiprocessing.get_context("fork"))
-    forked = drawing.draw_report_figures(analysis, tmp_path / "three", workers=3)
-    assert forks == [3]  # two forked children and this process drew
+    pending = drawing.start_report_figures(analysis, tmp_path / "three", workers=3)
+    assert pending._pool is not None and len(pending._helpers) == 2  # two forked helpers
+    forked = pending.result()
     assert list(forked) == list(serial)  # the plan's order, whoever drew each figure
     assert _bytes(forked) == _bytes(serial)
-    assert drawing._FORKED == {}  # the children's plan is not kept
+    assert drawing._FORKED == {} and pending._pool is None  # helpers gone, plan forgotten
 
 
 @linux
 def test_a_figure_failing_in_a_child_fails_the_drawing(analysis, tmp_path, monkeypatch):
     monkeypatch.setattr(drawing, "fork_context", lambda: multiprocessing.get_context("fork"))
-    monkeypatch.setattr(drawing, "_draw_forked", _broken_child)
+    monkeypatch.setattr(drawing, "_draw_claimed", _broken_child)
     with pytest.raises(RuntimeError, match="failed in a child"):
         drawing.draw_report_figures(analysis, tmp_path / "f", workers=2)
     assert drawing._FORKED == {}
+
+
+@linux
+def test_closing_stops_the_helpers(analysis, tmp_path, monkeypatch):
+    # an error while the page is written: write_report closes the drawing it started
+    monkeypatch.setattr(drawing, "fork_context", lambda: multiprocessing.get_context("fork"))
+    pending = drawing.start_report_figures(analysis, tmp_path / "c", workers=2)
+    children = multiprocessing.active_children()
+    assert children
+    pending.close()
+    assert not any(c.is_alive() for c in children)
+    assert drawing._FORKED == {}
+    pending.close()  # a second close does nothing
 
 
 def test_no_fork_while_another_thread_runs():
@@ -79,9 +85,10 @@ def test_no_fork_once_torch_is_imported(monkeypatch):
 
 def test_without_fork_one_process_draws_unless_processes_are_asked(analysis, tmp_path, monkeypatch):
     monkeypatch.setattr(drawing, "fork_context", lambda: None)
-    monkeypatch.setattr(drawing, "_draw_in_forks", pytest.fail)
-    files = drawing.draw_report_figures(analysis, tmp_path / "auto")  # no spawned workers
-    assert all(f[0].exists() for f in files.values())
+    monkeypatch.setattr("joblib.Parallel", pytest.fail)
+    pending = drawing.start_report_figures(analysis, tmp_path / "auto")  # no spawned workers
+    assert pending._pool is None
+    assert all(f[0].exists() for f in pending.result().values())
 
 
 def test_progress_bars_start_no_thread():
@@ -111,3 +118,19 @@ def test_few_collections_leaves_the_callers_frozen_objects_frozen():
         assert gc.get_freeze_count() >= frozen
     finally:
         gc.unfreeze()
+
+
+@linux
+def test_an_error_while_the_page_is_written_stops_the_drawing(analysis, tmp_path, monkeypatch):
+    import agreement.report.build as build
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("page failed")
+
+    monkeypatch.setattr(drawing, "fork_context", lambda: multiprocessing.get_context("fork"))
+    monkeypatch.setattr(build, "case_details", broken)
+    out = tmp_path / "out" / "report"
+    with pytest.raises(RuntimeError, match="page failed"):
+        build.write_report(analysis, out, figures=drawing.start_report_figures, progress=False)
+    assert not out.exists() and list((tmp_path / "out").iterdir()) == []
+    assert multiprocessing.active_children() == [] and drawing._FORKED == {}
