@@ -285,21 +285,25 @@ def _reference_values(measurements: pd.DataFrame, metric: str) -> pd.Series:
 def _threshold_rows(table: pd.DataFrame, value: str, scenario: str) -> list[dict]:
     """Median DSC of the rows with ``value >= threshold``, per method and threshold."""
     unique = table.drop_duplicates("_item")[value]
+    methods = [
+        (method, g["network"].iloc[0], g["loss"].iloc[0], g[value].to_numpy(float),
+         pd.to_numeric(g["dsc"], errors="coerce").to_numpy(float))
+        for method, g in table.groupby("method", sort=False)
+    ]  # fmt: skip
     rows = []
     for threshold in tmtv_thresholds(unique):
-        kept = table[table[value] >= threshold]
-        for method, g in table.groupby("method", sort=False):
-            sel = kept[kept["method"] == method]["dsc"]
-            median = _median_iqr(sel)[0]
+        for method, network, loss, values, dsc in methods:
+            sel = dsc[values >= threshold]
+            sel = sel[~np.isnan(sel)]
             rows.append(
                 {
                     "method": method,
-                    "network": g["network"].iloc[0],
-                    "loss": g["loss"].iloc[0],
+                    "network": network,
+                    "loss": loss,
                     "scenario": scenario,
                     "threshold": float(threshold),
-                    "n": int(sel.notna().sum()),
-                    "median_dsc": median,
+                    "n": int(sel.size),
+                    "median_dsc": float(np.median(sel)) if sel.size else np.nan,
                 }
             )
     return rows

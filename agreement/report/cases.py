@@ -57,11 +57,11 @@ def case_table(case_id: str, measurements: pd.DataFrame, cases: pd.DataFrame | N
     known = rows_m.dropna(subset=["reference"]).drop_duplicates("metric")
     ref = dict(zip(known["metric"], known["reference"], strict=True))
     extra = ["dsc", "tp", "fp", "fn"]
-    c = None
+    c = None  # method -> its DSC, TP, FP, FN (the first row of the method)
     if cases is not None and {"case_id", "method", *extra} <= set(cases.columns):
-        c = cases[cases["case_id"].astype(str) == case_id].set_index("method")
-        if c.empty:
-            c = None
+        rows_c = cases[cases["case_id"].astype(str) == case_id].drop_duplicates("method")
+        columns_c = [rows_c[k].tolist() for k in extra]
+        c = {m: [col[i] for col in columns_c] for i, m in enumerate(rows_c["method"])} or None
     columns = ["Source"] + [str(METRIC_LABELS.get(m, m)) for m in metrics]
     columns += ["DSC", "TP", "FP", "FN"] if c is not None else []
     rows: list[list[str | Cell]] = [
@@ -77,7 +77,7 @@ def case_table(case_id: str, measurements: pd.DataFrame, cases: pd.DataFrame | N
             for m in metrics
         ]
         if c is not None:
-            row += [cell(c.loc[method, k]) if method in c.index else "—" for k in extra]
+            row += [cell(v) for v in c[method]] if method in c else ["—"] * len(extra)
         rows.append(row)
     return HtmlTable(columns, rows, [False] + [True] * (len(columns) - 1))
 
