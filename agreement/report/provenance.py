@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import platform
@@ -35,13 +36,19 @@ def versions() -> dict[str, str]:
     >>> sorted(v)[:3], v["python"] == platform.python_version()
     (['cc3d', 'jinja2', 'matplotlib'], True)
     """
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
+    """:func:`versions`, looked up once per process (the report asks three times)."""
     out = {"python": platform.python_version()}
     for key, dist in PACKAGES.items():
         try:
             out[key] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             out[key] = "not installed"
-    return out
+    return tuple(out.items())
 
 
 def source_commit(package_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:

@@ -139,7 +139,7 @@ def test_permission_error_while_writing_is_one_line(tmp_path, rel, monkeypatch):
     def figures(*args, **kwargs):
         raise PermissionError(13, "Permission denied", str(denied))
 
-    monkeypatch.setattr(agreement.report.build, "_figures", figures)
+    monkeypatch.setattr(agreement.report.build, "_start_figures", figures)
     before = rel.snapshot(tmp_path)
     out = tmp_path / "report"
     res = rel.agree("report", paths["pred"], "--reference", paths["ref"], "--pet", paths["pet"],

@@ -29,6 +29,11 @@ def _broken_child():
     raise RuntimeError("a figure failed in a child")
 
 
+def _forked():
+    """Forked children alive (other tests may leave joblib's spawned workers running)."""
+    return [c for c in multiprocessing.active_children() if type(c).__name__ == "ForkProcess"]
+
+
 def _bytes(paths):
     return {name: [p.read_bytes() for p in files] for name, files in paths.items()}
 
@@ -59,7 +64,7 @@ def test_closing_stops_the_helpers(analysis, tmp_path, monkeypatch):
     # an error while the page is written: write_report closes the drawing it started
     monkeypatch.setattr(drawing, "fork_context", lambda: multiprocessing.get_context("fork"))
     pending = drawing.start_report_figures(analysis, tmp_path / "c", workers=2)
-    children = multiprocessing.active_children()
+    children = _forked()
     assert children
     pending.close()
     assert not any(c.is_alive() for c in children)
@@ -133,4 +138,4 @@ def test_an_error_while_the_page_is_written_stops_the_drawing(analysis, tmp_path
     with pytest.raises(RuntimeError, match="page failed"):
         build.write_report(analysis, out, figures=drawing.start_report_figures, progress=False)
     assert not out.exists() and list((tmp_path / "out").iterdir()) == []
-    assert multiprocessing.active_children() == [] and drawing._FORKED == {}
+    assert _forked() == [] and drawing._FORKED == {}
