@@ -10,9 +10,10 @@ commands a user runs on the bundled demo cohort (30 cases × 6 methods):
 
 each as a fresh ``python -m agreement.cli`` process, and prints the median wall-clock time and
 CPU time (user + system of the command's whole process tree) of each, the ratios report /
-measure (the target is ≤ 2.5) and where the report's time goes (its ``provenance.json`` steps,
-wall clock, median over the repeats). On a shared machine the CPU ratio is the stable one; with
-``-j 1`` on an idle machine the two agree. ``--cohort DIR`` takes another cohort in the
+measure (the target is ≤ 2.5 in wall clock, the time a user waits) and where the report's time
+goes (its ``provenance.json`` steps, wall clock, median over the repeats). The report draws its
+figures in forked helpers while it writes the page, so its CPU time exceeds its wall clock;
+with ``-j 1`` on an idle machine the two agree. ``--cohort DIR`` takes another cohort in the
 demo's layout (``pred/``, ``reference/``, ``pet/``), e.g. one written by
 ``python examples/build_demo_cohort.py -o DIR --shape small``. ``--baseline DIR`` also times
 ``agree report`` of another checkout (e.g. a worktree of an older commit) in the same run.
@@ -106,7 +107,8 @@ def main() -> None:
             name_ = "report (baseline)" if command == "baseline" else command
             print(f"  {label:<10} agree {name_:<18}{statistics.median(values[command]):7.2f} s"
                   f"   runs: {runs}")  # fmt: skip
-        print(f"  {label:<10} report / measure = {report / measure:.2f}   (target <= 2.5)")
+        target = "   (target <= 2.5)" if label == "wall clock" else ""
+        print(f"  {label:<10} report / measure = {report / measure:.2f}{target}")
         if args.baseline:
             base = statistics.median(values["baseline"])
             print(f"  {label:<10} baseline report / measure = {base / measure:.2f}")
