@@ -6,6 +6,8 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+_depth = 0  # blocks entered and not left (an inner block leaves the freezing to the outer)
+
 
 @contextmanager
 def few_collections(threshold: int = 50_000) -> Iterator[None]:
@@ -17,7 +19,8 @@ def few_collections(threshold: int = 50_000) -> Iterator[None]:
     small linked objects (artists, transforms, paths); with the default thresholds about a
     tenth of the drawing time went to collections that found little to free
     (docs/benchmarks.md, Report). Frozen objects are also not copied by a forked process
-    that only reads them.
+    that only reads them. Leaving the outermost block unfreezes every frozen object (a
+    caller's ``gc.freeze()`` included), so none stays out of reach of the collector.
 
     Examples
     --------
@@ -29,13 +32,15 @@ def few_collections(threshold: int = 50_000) -> Iterator[None]:
     >>> gc.get_threshold() == before
     True
     """
+    global _depth
     old = gc.get_threshold()
-    frozen_by_caller = gc.get_freeze_count() > 0  # theirs to unfreeze, not ours
     gc.freeze()
     gc.set_threshold(threshold, *old[1:])
+    _depth += 1
     try:
         yield
     finally:
+        _depth -= 1
         gc.set_threshold(*old)
-        if not frozen_by_caller:
+        if _depth == 0:  # the outermost block: collectable again, nothing stays frozen
             gc.unfreeze()
