@@ -8,6 +8,7 @@ asked for) and returns the files by name.
 from __future__ import annotations
 
 import sys
+import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -67,6 +68,20 @@ def _draw_claimed() -> list[tuple[str, list[Path]]]:
     return drawn
 
 
+def _helper(conn: Any) -> None:
+    """A forked helper's life: draw what it claims, send back the files or the error."""
+    try:
+        message: tuple[Any, ...] = ("files", _draw_claimed())
+    except BaseException as exc:  # KeyboardInterrupt included: the caller stops too
+        message = ("error", exc, traceback.format_exc())
+    try:
+        conn.send(message)
+    except Exception:  # an error that cannot be pickled: send its text
+        conn.send(("error", RuntimeError(repr(message[1])), message[-1]))
+    finally:
+        conn.close()
+
+
 def fork_context() -> Any:
     """multiprocessing's fork context where forking this process is safe, else None.
 
@@ -107,42 +122,64 @@ class PendingFigures:
     """Figures being drawn: :meth:`result` finishes them and returns the files by name.
 
     Forked helpers (see :func:`start_report_figures`) draw while the caller does other work;
-    :meth:`result` draws what they have not claimed yet in this process, then waits for them.
-    :meth:`close` stops the helpers (after an error elsewhere); it is a no-op once finished.
+    :meth:`result` draws what they have not claimed yet in this process, then collects theirs.
+    A helper's error is raised here; a helper that dies without a word (killed, out of memory)
+    raises RuntimeError instead of leaving the caller waiting. :meth:`close` stops the
+    helpers (after an error elsewhere); it is a no-op once finished.
     """
 
     def __init__(
         self,
         names: list[str],
         draw_here: Callable[[str], list[Path]],
-        pool: Any = None,
-        helpers: Sequence[Any] = (),
+        helpers: Sequence[tuple[Any, Any]] = (),
     ) -> None:
         self._names, self._draw_here = names, draw_here
-        self._pool, self._helpers = pool, list(helpers)
+        self._helpers = list(helpers)  # (process, the end of its pipe we read)
 
     def result(self) -> dict[str, list[Path]]:
-        """Draw the figures left, wait for the helpers; the files by figure name, in order."""
+        """Draw the figures left, collect the helpers'; the files by figure name, in order."""
         try:
-            if self._pool is None:
+            if not self._helpers:
                 paths = {n: self._draw_here(n) for n in self._names}
             else:
                 paths = {}
                 while (name := _claim()) is not None:
                     paths[name] = self._draw_here(name)
-                for helper in self._helpers:
-                    paths.update(helper.get())
+                for process, conn in self._helpers:
+                    paths.update(_collect(process, conn))
         finally:
             self.close()
         return {n: paths[n] for n in self._names}
 
     def close(self) -> None:
-        """Stop the helpers if they still run; forget the shared plan."""
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
+        """Stop the helpers that still run; forget the shared plan."""
+        if self._helpers:
+            for process, conn in self._helpers:
+                if process.is_alive():
+                    process.terminate()
+                process.join()
+                conn.close()
+            self._helpers = []
             _FORKED.clear()
+
+
+def _collect(process: Any, conn: Any) -> list[tuple[str, list[Path]]]:
+    """What one helper sends back; its error raised here, or why it sent nothing."""
+    from multiprocessing.connection import wait
+
+    wait([conn, process.sentinel])
+    try:
+        message = conn.recv()
+    except EOFError:
+        process.join()
+        raise RuntimeError(
+            f"a figure-drawing helper process (pid {process.pid}) stopped with exit code "
+            f"{process.exitcode} before sending its figures"
+        ) from None
+    if message[0] == "error":
+        raise message[1] from RuntimeError(f"in a figure-drawing helper:\n{message[2]}")
+    return message[1]
 
 
 def start_report_figures(
@@ -191,15 +228,26 @@ def start_report_figures(
     def draw_here(name: str) -> list[Path]:
         return save_figure(plan[name](), stems[name], formats=wanted, dpi=PAGE_DPI)
 
-    if ctx is not None:
+    if ctx is not None and not _FORKED:  # (one forked drawing at a time per process)
         counter = ctx.Value("i", 0)
         _FORKED.update(plan=plan, stems=stems, formats=wanted, order=order, counter=counter)
-        with warnings.catch_warnings():
-            # Python >= 3.12 warns on forking with native threads (BLAS pools); see fork_context.
-            warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
-            pool = ctx.Pool(processes - 1)
-        helpers = [pool.apply_async(_draw_claimed) for _ in range(processes - 1)]
-        return PendingFigures(names, draw_here, pool, helpers)
+        pending = PendingFigures(names, draw_here)
+        try:
+            for _ in range(processes - 1):
+                theirs, ours = ctx.Pipe(duplex=False)
+                process = ctx.Process(target=_helper, args=(ours,), daemon=True)
+                with warnings.catch_warnings():
+                    # Python >= 3.12 warns on forking with native threads (BLAS pools); see
+                    # fork_context.
+                    warnings.filterwarnings("ignore", ".*fork.*", DeprecationWarning)
+                    process.start()
+                ours.close()
+                pending._helpers.append((process, theirs))
+        except BaseException:
+            pending.close()
+            _FORKED.clear()
+            raise
+        return pending
     if processes > 1 and workers is not None:
         from joblib import Parallel, delayed
 

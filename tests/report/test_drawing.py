@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
+import signal
 import sys
 import threading
 
@@ -29,6 +31,11 @@ def _broken_child():
     raise RuntimeError("a figure failed in a child")
 
 
+def _killed_child():
+    """A helper killed while drawing (out of memory, kill -9)."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _forked():
     """Forked children alive (other tests may leave joblib's spawned workers running)."""
     return [c for c in multiprocessing.active_children() if type(c).__name__ == "ForkProcess"]
@@ -43,20 +50,39 @@ def test_forked_figures_are_the_files_of_one_process(analysis, tmp_path, monkeyp
     serial = drawing.draw_report_figures(analysis, tmp_path / "one", workers=1)
     monkeypatch.setattr(drawing, "fork_context", lambda: multiprocessing.get_context("fork"))
     pending = drawing.start_report_figures(analysis, tmp_path / "three", workers=3)
-    assert pending._pool is not None and len(pending._helpers) == 2  # two forked helpers
+    assert len(pending._helpers) == 2  # two forked helpers
     forked = pending.result()
     assert list(forked) == list(serial)  # the plan's order, whoever drew each figure
     assert _bytes(forked) == _bytes(serial)
-    assert drawing._FORKED == {} and pending._pool is None  # helpers gone, plan forgotten
+    assert drawing._FORKED == {} and pending._helpers == []  # helpers gone, plan forgotten
 
 
 @linux
 def test_a_figure_failing_in_a_child_fails_the_drawing(analysis, tmp_path, monkeypatch):
     monkeypatch.setattr(drawing, "fork_context", lambda: multiprocessing.get_context("fork"))
     monkeypatch.setattr(drawing, "_draw_claimed", _broken_child)
-    with pytest.raises(RuntimeError, match="failed in a child"):
+    with pytest.raises(RuntimeError, match="failed in a child") as raised:
         drawing.draw_report_figures(analysis, tmp_path / "f", workers=2)
+    assert "_broken_child" in str(raised.value.__cause__)  # the helper's traceback
     assert drawing._FORKED == {}
+
+
+@linux
+def test_a_helper_that_dies_fails_the_drawing_instead_of_hanging(analysis, tmp_path, monkeypatch):
+    monkeypatch.setattr(drawing, "fork_context", lambda: multiprocessing.get_context("fork"))
+    monkeypatch.setattr(drawing, "_draw_claimed", _killed_child)
+    with pytest.raises(RuntimeError, match="stopped with exit code -9 before sending"):
+        drawing.draw_report_figures(analysis, tmp_path / "k", workers=2)
+    assert _forked() == [] and drawing._FORKED == {}
+
+
+@linux
+def test_one_forked_drawing_at_a_time(analysis, tmp_path, monkeypatch):
+    monkeypatch.setattr(drawing, "fork_context", lambda: multiprocessing.get_context("fork"))
+    first = drawing.start_report_figures(analysis, tmp_path / "a", workers=2)
+    second = drawing.start_report_figures(analysis, tmp_path / "b")
+    assert first._helpers and not second._helpers  # the second draws in this process
+    assert _bytes(second.result()) == _bytes(first.result())
 
 
 @linux
@@ -92,7 +118,7 @@ def test_without_fork_one_process_draws_unless_processes_are_asked(analysis, tmp
     monkeypatch.setattr(drawing, "fork_context", lambda: None)
     monkeypatch.setattr("joblib.Parallel", pytest.fail)
     pending = drawing.start_report_figures(analysis, tmp_path / "auto")  # no spawned workers
-    assert pending._pool is None
+    assert pending._helpers == []
     assert all(f[0].exists() for f in pending.result().values())
 
 
