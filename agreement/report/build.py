@@ -244,7 +244,8 @@ def write_report(
         ``figures.report.draw_report_figures``; no figures section without it. It may instead
         return an object whose ``result()`` returns that mapping, e.g.
         ``figures.report.start_report_figures``: the tables and the page's other parts are
-        then written while it draws, and its ``close()`` (if any) is called on an error.
+        then written while it draws; its ``close()``, if any, is called at the end (stopping
+        the drawing when an error came first).
     width : {"single", "double"}
         Figure width (journal column), passed to ``figures``.
     figure_formats : iterable of {"png", "svg", "pdf"}
