@@ -23,7 +23,8 @@ PAGE_DPI = 200
 AUTO_PROCESSES = 4
 #: Drawn first when figures are drawn in parallel (the slowest first keeps the workers busy).
 _SLOW_FIRST = ("coverage_tdi", "bland_altman_modified", "dsc_tmtv_thresholds", "tost_forest")
-#: The figures of a forked drawing: the children inherit them (nothing is pickled).
+#: A forked drawing's drawer, figure order and claim counter: the children inherit them
+#: (nothing is pickled).
 _FORKED: dict[str, Any] = {}
 
 
@@ -59,12 +60,10 @@ def _claim() -> str | None:
 
 def _draw_claimed() -> list[tuple[str, list[Path]]]:
     """Draw figures of :data:`_FORKED` until none is left (runs in a forked child)."""
-    from figures.style import save_figure
-
-    plan, stems, formats = _FORKED["plan"], _FORKED["stems"], _FORKED["formats"]
+    draw = _FORKED["draw"]
     drawn = []
     while (name := _claim()) is not None:
-        drawn.append((name, save_figure(plan[name](), stems[name], formats=formats, dpi=PAGE_DPI)))
+        drawn.append((name, draw(name)))
     return drawn
 
 
@@ -230,7 +229,7 @@ def start_report_figures(
 
     if ctx is not None and not _FORKED:  # (one forked drawing at a time per process)
         counter = ctx.Value("i", 0)
-        _FORKED.update(plan=plan, stems=stems, formats=wanted, order=order, counter=counter)
+        _FORKED.update(draw=draw_here, order=order, counter=counter)
         pending = PendingFigures(names, draw_here)
         try:
             for _ in range(processes - 1):
